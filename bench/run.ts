@@ -1,0 +1,17 @@
+// `npm run bench [suite ...]`: runs the benchmark suites, each of which prints
+// its table and writes bench/results/<suite>.json.
+const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
+};
+
+const wanted = process.argv.slice(2);
+const names = wanted.length ? wanted : Object.keys(suites);
+for (const name of names) {
+  const load = suites[name];
+  if (!load) {
+    console.error(`unknown suite ${name}; suites: ${Object.keys(suites).join(', ')}`);
+    process.exit(2);
+  }
+  const started = Date.now();
+  await (await load()).run();
+  console.log(`suite ${name} took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}

@@ -48,6 +48,78 @@ export const ERRORS = {
     cause: 'A kernel task on the Piscina worker pool threw or its worker exited.',
     remediation: 'Check the log for the worker error; the pool replaces dead workers, the batch can be retried inline.',
   },
+  'WEFT-A001': {
+    severity: 'error',
+    title: 'invalid configuration',
+    cause: 'A config or meshlet file has a field that is missing, of the wrong type or out of range, or is not valid YAML.',
+    remediation: 'Fix the field named in the message (file, field path, what was expected); the agent keeps running with the last good meshlets.',
+  },
+  'WEFT-A002': {
+    severity: 'error',
+    title: 'configuration file unreadable',
+    cause: 'A config file or meshlet path does not exist or cannot be read.',
+    remediation: 'Check the path (relative paths are resolved against the agent config file directory) and its permissions.',
+  },
+  'WEFT-A003': {
+    severity: 'error',
+    title: 'duplicate meshlet',
+    cause: 'Two meshlet documents declare the same metadata.namespace and metadata.name, or one meshlet lists a service or instance twice.',
+    remediation: 'Keep one declaration per meshlet; rename or remove the duplicate.',
+  },
+  'WEFT-A004': {
+    severity: 'error',
+    title: 'socket path in use',
+    cause: 'Another process is listening on a socket path the agent needs (a second agent on the same socket root?).',
+    remediation: 'Stop the other process or give this agent another socketRoot; a socket file nobody listens on is removed automatically.',
+  },
+  'WEFT-A005': {
+    severity: 'error',
+    title: 'socket setup failed',
+    cause: 'Creating a meshlet socket directory, listening on its client socket or applying its owner, group or mode failed.',
+    remediation: 'Check that the socket root is writable, that the path is under 108 bytes, and that owner/group exist (changing them needs root).',
+  },
+  'WEFT-A006': {
+    severity: 'fatal',
+    title: 'admin API could not listen',
+    cause: 'The admin host/port is taken or not an address of this host.',
+    remediation: 'Choose another admin.port (0 picks a free one) or stop the process holding it.',
+  },
+  'WEFT-A007': {
+    severity: 'error',
+    title: 'internal error on a client connection',
+    cause: 'Connecting a client to its service failed in a way the agent does not classify (the client got reply INTERNAL).',
+    remediation: 'Look at details.errno and details.path: usually a meshlet instance directory that was replaced or made unreachable.',
+  },
+  'WEFT-A008': {
+    severity: 'warning',
+    title: 'service connection failed',
+    cause: 'The server socket of the chosen instance was missing, refused, or did not answer within the connect timeout.',
+    remediation: 'Check that the meshlet instance is running and listening on server/<service> in its socket directory.',
+  },
+  'WEFT-A009': {
+    severity: 'warning',
+    title: 'admin request rejected',
+    cause: 'The admin API got an unknown path, method, meshlet, or an action that does not apply.',
+    remediation: 'See docs/agent.md for the admin routes; canary actions need a meshlet with spec.canary.',
+  },
+  'WEFT-A010': {
+    severity: 'warning',
+    title: 'drain deadline reached',
+    cause: 'Streams were still open when the graceful-drain deadline passed, so the agent closed them.',
+    remediation: 'Raise timeouts.drain if clients need longer to finish, or make them reconnect.',
+  },
+  'WEFT-A011': {
+    severity: 'error',
+    title: 'mesh connection refused',
+    cause: 'The agent answered the client handshake with a non-OK reply code (named in the message).',
+    remediation: 'UNKNOWN_SERVICE: check the ID; FORBIDDEN: add it to spec.uses; UNAVAILABLE/TUNNEL_FAILED: start the service; OVERLOADED: retry later.',
+  },
+  'WEFT-A012': {
+    severity: 'error',
+    title: 'agent socket unreachable',
+    cause: 'The client socket of the meshlet is missing or nobody listens on it: the agent is not running or uses another socket root.',
+    remediation: 'Start `weft agent` (with the same --config), or pass --socket / --socket-root.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

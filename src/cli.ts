@@ -1,0 +1,233 @@
+#!/usr/bin/env node
+// The `weft` binary.
+//   weft agent [--config FILE]            run the node agent (embedded default config without --config)
+//   weft connect <service>.<meshlet>.<ns> [--as <meshlet>[.<ns>][/<instance>]] [--socket PATH]
+//                [--config FILE] [--socket-root DIR] [--timeout DURATION]
+//                                         pipe stdin/stdout through the mesh, like netcat
+//   weft serve-echo --socket PATH         serve a byte echo on a Unix socket (a test service)
+//   weft check [--config FILE]            validate the config and meshlet files, print a summary
+//   weft explain <CODE>                   describe an error code
+import { parseArgs } from 'node:util';
+import type { Socket } from 'node:net';
+import { Agent } from './agent/agent.js';
+import { createEchoServer } from './agent/echo-service.js';
+import { Logger } from './agent/log.js';
+import { dialMesh } from './agent/mesh-dial.js';
+import { clientSocketPath, instanceDir } from './agent/socket-layout.js';
+import { listenUnix } from './agent/unix-listen.js';
+import { UsesMatcher } from './agent/uses-matcher.js';
+import { startAdminServer } from './admin/server.js';
+import { describeTimeouts, loadAgentConfig, type AgentConfig } from './config/agent-config.js';
+import { defaultAgentConfig } from './config/default-config.js';
+import { durationMs, parseDuration } from './config/duration.js';
+import { loadMeshlets } from './config/load-meshlets.js';
+import type { MeshletSpec } from './config/meshlet.js';
+import { WeftError, explain } from './errors.js';
+
+const USAGE = `usage:
+  weft agent [--config FILE]
+  weft connect <service>.<meshlet>.<ns> [--as <meshlet>[.<ns>][/<instance>]] [--socket PATH]
+               [--config FILE] [--socket-root DIR] [--timeout DURATION]
+  weft serve-echo --socket PATH
+  weft check [--config FILE]
+  weft explain <CODE>
+`;
+
+function die(err: unknown, code = 1): never {
+  if (err instanceof WeftError) process.stderr.write(`weft: ${err.message}\n  cause: ${err.cause_}\n  remediation: ${err.remediation}\n`);
+  else process.stderr.write(`weft: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(code);
+}
+
+function readConfig(file: string | undefined): AgentConfig {
+  return file ? loadAgentConfig(file) : defaultAgentConfig();
+}
+
+function banner(config: AgentConfig, adminUrl: string, agent: Agent): string {
+  const lines = [
+    `weft agent ${process.version} pid ${process.pid}`,
+    `  config       ${config.source}`,
+    `  socket root  ${config.socketRoot}`,
+    `  admin        ${adminUrl}  (/healthz /readyz /metrics /meshlets /services /config)`,
+    `  limits       ${config.limits.maxConnections} connections, ${config.limits.maxPendingHandshakes} pending handshakes`,
+    `  timeouts     ${describeTimeouts(config)}`,
+    `  meshlets`,
+  ];
+  const { meshlets } = agent.summary();
+  if (meshlets.length === 0) lines.push('    (none)');
+  for (const m of meshlets) {
+    lines.push(`    ${m.key}  provides ${m.services.join(', ') || '-'}`);
+    for (const i of m.instances) lines.push(`      instance ${i.name} (${i.version})  client socket ${i.clientSocket}`);
+  }
+  if (config.demoEcho.length) lines.push(`  demo echo    ${config.demoEcho.join(', ')}  (try: echo hello | weft connect ${config.demoEcho[0]})`);
+  return lines.join('\n') + '\n';
+}
+
+async function runAgent(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } } });
+  const log = new Logger();
+  let config: AgentConfig;
+  try {
+    config = readConfig(values.config);
+  } catch (e) {
+    log.error('agent config rejected', { error: e as Error });
+    die(e);
+  }
+  const agent = new Agent({ config, log });
+  try {
+    await agent.start();
+  } catch (e) {
+    log.error('agent failed to start', { error: e as Error });
+    die(e);
+  }
+  let admin;
+  try {
+    admin = await startAdminServer(agent, config.admin.host, config.admin.port);
+  } catch (e) {
+    log.error('agent failed to start', { error: e as Error });
+    die(e);
+  }
+  process.stderr.write(banner(config, admin.url, agent));
+  log.info('agent ready', { socketRoot: config.socketRoot, admin: admin.url, meshlets: agent.summary().meshlets.map((m) => m.key), pid: process.pid });
+
+  process.on('SIGHUP', () => void agent.reload('SIGHUP'));
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn('second signal; exiting without finishing the drain', { signal });
+      process.exit(1);
+    }
+    stopping = true;
+    log.info('shutting down', { signal });
+    void agent.drain().then(async () => {
+      await admin.close();
+      log.info('agent stopped');
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** Finds the client socket to use for `weft connect`. */
+function resolveClientSocket(target: string, values: { as?: string; socket?: string; config?: string; 'socket-root'?: string }): string {
+  if (values.socket) return values.socket;
+  const config = readConfig(values.config);
+  const root = values['socket-root'] ?? config.socketRoot;
+  let meshlets: MeshletSpec[] = [];
+  try {
+    meshlets = loadMeshlets(config.meshlets.paths, config.meshlets.inline, { idleTimeoutNs: config.timeouts.idleNs }).meshlets;
+  } catch {
+    // Without readable meshlet files --as must name the namespace explicitly.
+  }
+  let chosen: { namespace: string; name: string; instance?: string };
+  if (values.as) {
+    const [who, instance] = values.as.split('/') as [string, string | undefined];
+    const [name, namespace] = who.split('.') as [string, string | undefined];
+    const candidates = meshlets.filter((m) => m.name === name && (namespace === undefined || m.namespace === namespace));
+    const ns = namespace ?? (candidates.length === 1 ? candidates[0]!.namespace : 'default');
+    chosen = { namespace: ns, name, ...(instance ? { instance } : {}) };
+  } else {
+    const users = meshlets.filter((m) => new UsesMatcher(m.uses).allows(target));
+    if (users.length === 0) throw new Error(`no meshlet in ${config.source} declares that it uses ${target}; pass --as <meshlet>.<ns> or --socket PATH`);
+    chosen = { namespace: users[0]!.namespace, name: users[0]!.name };
+  }
+  const spec = meshlets.find((m) => m.name === chosen.name && m.namespace === chosen.namespace);
+  const instance = chosen.instance ?? spec?.instances[0]?.name ?? 'main';
+  return clientSocketPath(instanceDir(root, chosen.namespace, chosen.name, instance));
+}
+
+async function runConnect(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      as: { type: 'string' },
+      socket: { type: 'string' },
+      config: { type: 'string', short: 'c' },
+      'socket-root': { type: 'string' },
+      timeout: { type: 'string' },
+    },
+  });
+  const target = positionals[0];
+  if (!target || positionals.length > 1) die(new Error(`connect needs one service ID\n${USAGE}`), 2);
+  let socket: Socket;
+  try {
+    const path = resolveClientSocket(target, values);
+    socket = await dialMesh(path, target, { timeoutMs: values.timeout ? durationMs(parseDuration(values.timeout)) : 10_000 });
+  } catch (e) {
+    die(e);
+  }
+  // stdin → mesh, mesh → stdout; our stdin EOF half-closes the stream, its EOF ends us.
+  process.stdin.pipe(socket);
+  socket.pipe(process.stdout);
+  socket.resume();
+  socket.on('error', (e) => die(e));
+  socket.on('end', () => {
+    process.stdin.unpipe(socket);
+    process.stdin.destroy();
+    process.stdout.write('', () => process.exit(0));
+  });
+}
+
+async function runServeEcho(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { socket: { type: 'string' } } });
+  if (!values.socket) die(new Error(`serve-echo needs --socket PATH\n${USAGE}`), 2);
+  const server = createEchoServer();
+  try {
+    await listenUnix(server, values.socket, 0o660, {});
+  } catch (e) {
+    die(e);
+  }
+  process.stdout.write(JSON.stringify({ msg: 'echo listening', socket: values.socket, pid: process.pid }) + '\n');
+  const stop = () => server.close(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+function runCheck(argv: string[]): void {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } } });
+  try {
+    const config = readConfig(values.config);
+    const { meshlets, files } = loadMeshlets(config.meshlets.paths, config.meshlets.inline, { idleTimeoutNs: config.timeouts.idleNs });
+    process.stdout.write(`config ${config.source}: ok\n`);
+    process.stdout.write(`meshlet files: ${files.length ? files.join(', ') : '(none)'}\n`);
+    for (const m of meshlets) process.stdout.write(`  ${m.key}: provides ${m.provides.join(', ') || '-'}; uses ${m.uses.join(', ') || '-'}; idleTimeout ${m.idleTimeout}\n`);
+  } catch (e) {
+    die(e);
+  }
+}
+
+function runExplain(argv: string[]): void {
+  const code = argv[0];
+  const spec = code ? explain(code) : undefined;
+  if (!spec) die(new Error(`unknown error code ${code ?? ''}`), 2);
+  process.stdout.write(`${spec.code} (${spec.severity}): ${spec.title}\n  cause: ${spec.cause}\n  remediation: ${spec.remediation}\n`);
+}
+
+const [command, ...rest] = process.argv.slice(2);
+switch (command) {
+  case 'agent':
+    await runAgent(rest);
+    break;
+  case 'connect':
+    await runConnect(rest);
+    break;
+  case 'serve-echo':
+    await runServeEcho(rest);
+    break;
+  case 'check':
+    runCheck(rest);
+    break;
+  case 'explain':
+    runExplain(rest);
+    break;
+  case undefined:
+  case 'help':
+  case '--help':
+  case '-h':
+    process.stdout.write(USAGE);
+    break;
+  default:
+    die(new Error(`unknown command ${command}\n${USAGE}`), 2);
+}

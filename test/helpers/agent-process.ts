@@ -107,9 +107,8 @@ export async function startAgent(options: StartOptions = {}, dir = makeTempDir()
     }
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  exited.then(() => {
-    if (!options.expectFailure) rmSync(dir, { recursive: true, force: true });
-  });
+  // Logs stay in memory, so the temp directory can go as soon as the agent is gone.
+  void exited.then(() => rmSync(dir, { recursive: true, force: true }));
 
   const waitForLog = (pred: (l: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> => {
     const seen = logs.find(pred);

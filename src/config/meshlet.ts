@@ -1,7 +1,7 @@
 // The Meshlet object (kind: Meshlet): validation from parsed YAML into a typed,
 // frozen spec. Every error names the file, the field path and what was expected.
 import { WeftError } from '../errors.js';
-import { FieldPath, dnsLabel, duration, integer, isDnsLabel, list, mapping, optionalMapping, string } from './fields.js';
+import { FieldPath, dnsLabel, duration, integer, isDnsLabel, isMapping, list, mapping, optionalMapping } from './fields.js';
 import { durationMs } from './duration.js';
 
 export const MESHLET_API_VERSION = 'weft.dev/v1alpha1';
@@ -74,6 +74,7 @@ export function parseMeshlet(doc: unknown, at: FieldPath, defaults: MeshletDefau
   list(spec.provides, specAt.key('provides')).forEach((p, i) => {
     const pAt = specAt.key('provides').index(i);
     // A service is a name, or { name } for room to grow (ports, protocols).
+    if (typeof p !== 'string' && !isMapping(p)) throw pAt.error('a service name (a DNS label) or a mapping { name: <DNS label> }', p);
     const svc = typeof p === 'string' ? dnsLabel(p, pAt) : dnsLabel(mapping(p, pAt, ['name']).name, pAt.key('name'));
     if (provides.includes(svc)) throw new WeftError('WEFT-A003', `${at.file}: ${pAt.path}: service ${svc} is listed twice`, { file: at.file, field: pAt.path });
     provides.push(svc);

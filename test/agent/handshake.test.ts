@@ -11,6 +11,7 @@ import { echoRoundTrip, handshake, makeStaleSocket, openClient, readReply, reply
 
 let agent: AgentProcess;
 let echo: EchoServer;
+let api: EchoServer;
 let client: string;
 
 before(async () => {
@@ -31,7 +32,7 @@ before(async () => {
   });
   client = agent.clientSocket('t', 'app');
   echo = await startEcho(agent.serverSocket('t', 'svc', 'echo'));
-  await startEcho(agent.serverSocket('t', 'wild', 'api'));
+  api = await startEcho(agent.serverSocket('t', 'wild', 'api'));
   await makeStaleSocket(agent.serverSocket('t', 'svc', 'refuse'));
   // The broken meshlet's server/ directory replaced by a file: connect fails with ENOTDIR.
   const brokenServerDir = dirname(agent.serverSocket('t', 'broken', 'x'));
@@ -41,6 +42,7 @@ before(async () => {
 
 after(async () => {
   await echo?.close();
+  await api?.close();
   await agent?.stop();
 });
 

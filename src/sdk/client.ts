@@ -18,6 +18,8 @@ export interface ConnectOptions {
   connectTimeout?: number;
   /** Milliseconds from connected until the reply arrived; Infinity for none. */
   handshakeTimeout?: number;
+  /** Keep the socket writable after the service ended its side (net's allowHalfOpen); default false. */
+  allowHalfOpen?: boolean;
   /** Cancels the attempt (code ABORTED). It does not affect the socket once resolved. */
   signal?: AbortSignal;
 }
@@ -45,7 +47,7 @@ export function connect(serviceId: string, options: ConnectOptions = {}): Promis
       return;
     }
 
-    const socket = net.createConnection({ path: socketPath });
+    const socket = net.createConnection({ path: socketPath, allowHalfOpen: options.allowHalfOpen ?? false });
     let timer = startTimer(connectTimeout, () => fail('CONNECT_TIMEOUT', `not connected to ${socketPath} within ${connectTimeout} ms`));
     let settled = false;
 

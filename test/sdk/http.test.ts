@@ -210,6 +210,42 @@ describe('MeshHttpServer graceful shutdown', () => {
     }
   });
 
+  test('a keep-alive response whose headers went out before the drain: its connection closes when it ends', async () => {
+    const path = join(root, 'server', 'stream');
+    let finish: (() => void) | undefined;
+    const streamServer = await createMeshHttpServer(
+      (_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('part one, ');
+        finish = () => res.end('part two');
+      },
+      { socketPath: path },
+    );
+    const local = await startResponder({ socketPath: join(root, 'client', 'stream'), services: { 'stream.shop.prod': path } });
+    const agent = new MeshHttpAgent({ socketPath: local.socketPath });
+    try {
+      const pending = new Promise<{ res: http.IncomingMessage; body: string }>((resolve, reject) => {
+        http
+          .get('http://stream.shop.prod/', { agent }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ res, body: Buffer.concat(chunks).toString() }));
+          })
+          .on('error', reject);
+      });
+      while (finish === undefined) await new Promise((r) => setImmediate(r));
+      const closing = streamServer.close({ deadline: 5_000 });
+      finish();
+      const { res, body } = await pending;
+      assert.equal(body, 'part one, part two');
+      assert.equal(res.headers.connection, 'keep-alive');
+      assert.deepEqual(await closing, { ended: 1, destroyed: 0 });
+    } finally {
+      agent.destroy();
+      await local.close();
+    }
+  });
+
   test('a request still running at the deadline is cut off', async () => {
     const path = join(root, 'server', 'stuck');
     const stuckServer = await createMeshHttpServer(() => {}, { socketPath: path });

@@ -21,11 +21,11 @@ describe('service ID', () => {
     assert.equal(isServiceId(42 as unknown as string), false);
   });
 
-  test('255 bytes is the limit', () => {
+  test('the longest valid ID is 191 bytes, under the 255-byte wire limit', () => {
     const l63 = 'a'.repeat(63);
-    const id255 = `${l63}.${l63}.${"b".repeat(63)}`; // three 63-byte labels make 191 bytes: the 255 limit never binds
-    assert.equal(id255.length, 191);
-    assert.equal(isServiceId(id255), true);
+    const longest = `${l63}.${l63}.${"b".repeat(63)}`; // three 63-byte labels make 191 bytes: the 255 limit never binds
+    assert.equal(longest.length, 191);
+    assert.equal(isServiceId(longest), true);
     assert.equal(isServiceId('a'.repeat(256)), false);
   });
 

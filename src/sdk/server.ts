@@ -35,7 +35,7 @@ export interface MeshServerOptions {
 }
 
 export interface CloseOptions {
-  /** Milliseconds from the call to wait for connections to end before destroying them. */
+  /** Milliseconds from the call to wait for connections to end before destroying them; Infinity to wait for ever. */
   deadline?: number;
 }
 
@@ -149,7 +149,10 @@ export class MeshServer extends EventEmitter {
     if (open > 0) {
       const allEnded = new Promise<void>((resolve) => (this.drained = resolve));
       let timer: NodeJS.Timeout | undefined;
-      const expired = new Promise<'expired'>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline), 'expired')));
+      // Infinity waits for ever (setTimeout would treat it as 1 ms).
+      const expired = new Promise<'expired'>((resolve) => {
+        if (Number.isFinite(deadline)) timer = setTimeout(resolve, Math.max(0, deadline), 'expired');
+      });
       const outcome = await Promise.race([allEnded, expired]);
       clearTimeout(timer);
       if (outcome === 'expired') {

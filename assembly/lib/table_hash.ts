@@ -105,3 +105,30 @@ export function bytesEqual(a: usize, b: usize, len: u32): bool {
   }
   return true;
 }
+
+const K1: u64 = 0x9e3779b97f4a7c15;
+const K2: u64 = 0xbf58476d1ce4e5b9;
+
+/**
+ * The slot hash of service IDs: 8 bytes per step, each step one 64-bit multiply and a
+ * fold of the high half into the low (h = (h ^ w) x K1; h ^= h >> 32), then a
+ * SplitMix64-style finish. A 30-byte ID costs 4 multiplies where XXH32 needs 14.
+ * Reads up to 7 bytes past the key (masked off): keys never sit at the end of memory.
+ */
+export function keyHash(p: usize, len: u32, seed: u32): u32 {
+  let h: u64 = (<u64>seed << 32) ^ <u64>len ^ K2;
+  let n = len;
+  while (n >= 8) {
+    h = (h ^ load<u64>(p)) * K1;
+    h ^= h >> 32;
+    p += 8;
+    n -= 8;
+  }
+  if (n > 0) {
+    h = (h ^ (load<u64>(p) & ((<u64>1 << (<u64>n << 3)) - 1))) * K1;
+    h ^= h >> 32;
+  }
+  h = (h ^ (h >> 29)) * K2;
+  h ^= h >> 32;
+  return <u32>h;
+}

@@ -51,6 +51,24 @@ export function xxh32(data: Uint8Array, seed = 0): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+const M64 = (1n << 64n) - 1n;
+const K1 = 0x9e3779b97f4a7c15n;
+const K2 = 0xbf58476d1ce4e5b9n;
+
+/** The kernel's slot hash of service IDs (lib/table_hash.ts keyHash), in BigInt arithmetic. */
+export function keyHash(data: Uint8Array, seed = 0): number {
+  let h = (BigInt(seed >>> 0) << 32n) ^ BigInt(data.length) ^ K2;
+  for (let p = 0; p < data.length; p += 8) {
+    let w = 0n;
+    for (let i = Math.min(7, data.length - p - 1); i >= 0; i--) w = (w << 8n) | BigInt(data[p + i]!);
+    h = ((h ^ w) * K1) & M64;
+    h ^= h >> 32n;
+  }
+  h = ((h ^ (h >> 29n)) * K2) & M64;
+  h ^= h >> 32n;
+  return Number(h & 0xffffffffn);
+}
+
 /** Bytes a compacting-arena record with this payload takes (8-byte header, payload padded to 8). */
 const recordBytes = (payload: number) => 8 + Math.ceil(payload / 8) * 8;
 

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ServiceTable, SERVICE_TABLE_LIMITS as L, packServiceIds, type ServiceId } from '../../src/kernel/service-table.js';
-import { ServiceTableReference, xxh32 } from '../../src/kernel/service-table-reference.js';
+import { ServiceTableReference, xxh32, keyHash } from '../../src/kernel/service-table-reference.js';
 import { simdSupported, type KernelVariant } from '../../src/kernel/load.js';
 import { WeftError } from '../../src/errors.js';
 
@@ -44,7 +44,7 @@ function rng(seed: number): () => number {
   };
 }
 
-test('xxh32: known vectors, and the kernel computes the same hash', () => {
+test('hashes: xxh32 known vectors; the kernel computes the same xxh32 and slot hash as the TS code', () => {
   const vectors: [string, number, number][] = [
     ['', 0, 0x02cc5d05],
     ['a', 0, 0x550d7456],
@@ -56,6 +56,14 @@ test('xxh32: known vectors, and the kernel computes the same hash', () => {
     const t = table(v, 1);
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 255 }), fc.integer({ min: 0, max: 0xffffffff }), (b, seed) => t.hash(b, seed) === xxh32(b, seed)),
+      { numRuns: 300 },
+    );
+    const k = (t as unknown as { k: { key_hash_io(len: number, seed: number): number } }).k;
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 255 }), fc.integer({ min: 0, max: 0xffffffff }), (b, seed) => {
+        t.hash(b); // stages b at KEY_IO
+        return k.key_hash_io(b.length, seed) >>> 0 === keyHash(b, seed);
+      }),
       { numRuns: 300 },
     );
   }
@@ -145,7 +153,7 @@ for (const variant of variants) {
     const after: string[] = [];
     for (let i = 0; chain.length < 24 || after.length < 8; i++) {
       const id = `svc${i}.m.ns`;
-      const home = xxh32(utf8.encode(id)) & mask;
+      const home = keyHash(utf8.encode(id)) & mask;
       if (home === 5 && chain.length < 24) chain.push(id);
       else if (home > 5 && home < 12 && after.length < 8) after.push(id);
     }

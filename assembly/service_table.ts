@@ -59,7 +59,6 @@ const BATCH_IN_BYTES: u32 = 65536;
 const BATCH_OUT_MAX: u32 = 32768;
 const MAGLEV_EMPTY: u32 = 0xffff;
 
-const KEY_SEED: u32 = 0;
 const MAGLEV_OFFSET_SEED: u32 = 0x6d676c31;
 const MAGLEV_SKIP_SEED: u32 = 0x6d676c32;
 
@@ -100,6 +99,7 @@ const MG_SKIP = memory.data(MAX_ROUTE_ENDPOINTS * 4 + 4, 16);
 const MG_MEMBER = memory.data(MAX_ROUTE_ENDPOINTS * 4 + 4, 16); // endpoint index of each member
 
 let capacity: u32 = 0;
+let keySeed: u32 = 0; // per table, chosen by the wrapper (random by default)
 let slotMask: u32 = 0;
 let size: u32 = 0;
 let freeTop: u32 = 0;
@@ -129,10 +129,15 @@ export function max_services(): u32 { return MAX_SERVICES; }
 
 // ---- lifecycle ------------------------------------------------------------------
 
-/** Empties the table and sets its capacity (1..MAX_SERVICES); slots = next pow2 >= 2 x capacity. */
-export function init(cap: u32): i32 {
+/**
+ * Empties the table and sets its capacity (1..MAX_SERVICES; slots = next pow2 >= 2 x
+ * capacity) and the seed of its slot hash (a random seed keeps anyone who can name
+ * services from precomputing IDs that share one probe chain).
+ */
+export function init(cap: u32, seed: u32): i32 {
   if (cap == 0 || cap > MAX_SERVICES) return ERR_BAD_COUNT;
   capacity = cap;
+  keySeed = seed;
   let slots: u32 = 2;
   while (slots < cap * 2) slots <<= 1;
   slotMask = slots - 1;
@@ -177,7 +182,7 @@ function findSlot(key: usize, len: u32, h: u32): i32 {
 /** Route index of the key, or -1 (also for lengths outside 1..255). */
 function lookup(key: usize, len: u32): i32 {
   if (len == 0 || len > MAX_KEY) return -1;
-  const i = findSlot(key, len, keyHash(key, len, KEY_SEED));
+  const i = findSlot(key, len, keyHash(key, len, keySeed));
   return i < 0 ? -1 : <i32>(load<u32>(slotAddr(<u32>i), 4) - 1);
 }
 
@@ -229,7 +234,7 @@ function storeEndpoints(route: u32, n: u32): void {
 export function set(keyLen: u32, n: u32): i32 {
   if (keyLen == 0 || keyLen > MAX_KEY) return ERR_BAD_KEY;
   if (n > MAX_ROUTE_ENDPOINTS) return ERR_BAD_COUNT;
-  const h = keyHash(KEY_IO, keyLen, KEY_SEED);
+  const h = keyHash(KEY_IO, keyLen, keySeed);
   const epBytes = n > 0 ? recordBytes(n * 8) : 0;
   const found = findSlot(KEY_IO, keyLen, h);
   if (found >= 0) {
@@ -273,7 +278,7 @@ export function set(keyLen: u32, n: u32): i32 {
 /** Removes the service whose ID is at KEY_IO: 1 if it was there, 0 if not. */
 export function remove(keyLen: u32): i32 {
   if (keyLen == 0 || keyLen > MAX_KEY) return 0;
-  const i = findSlot(KEY_IO, keyLen, keyHash(KEY_IO, keyLen, KEY_SEED));
+  const i = findSlot(KEY_IO, keyLen, keyHash(KEY_IO, keyLen, keySeed));
   if (i < 0) return 0;
   const route = load<u32>(slotAddr(<u32>i), 4) - 1;
   removeSlot(<u32>i);

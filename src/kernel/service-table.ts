@@ -8,6 +8,7 @@
 // one or two tables. Views over that memory are made once (memory never grows), and
 // find/pick encode the ID straight into kernel memory: no allocation per call.
 import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { kernelPath, preferredVariant, simdSupported, type KernelVariant } from './load.js';
 import { WeftError } from '../errors.js';
 
@@ -28,8 +29,7 @@ export const SERVICE_TABLE_LIMITS = {
 /** Maglev table sizes M a caller may choose: primes, so every skip gives a full permutation. */
 export const MAGLEV_TABLE_SIZES = [251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 65537] as const;
 
-/** Hash seeds: service IDs (keyHash), and endpoint names for Maglev offset and skip (XXH32). */
-export const KEY_SEED = 0; // for keyHash (the slot hash)
+/** Hash seeds of endpoint names for Maglev offset and skip (XXH32). */
 export const MAGLEV_OFFSET_SEED = 0x6d676c31;
 export const MAGLEV_SKIP_SEED = 0x6d676c32;
 
@@ -47,6 +47,8 @@ export interface ServiceTableOptions {
   capacity?: number;
   /** Kernel build to run (default: preferredVariant()). */
   variant?: KernelVariant;
+  /** Seed of the slot hash (default: random per table, so probe chains cannot be precomputed). */
+  hashSeed?: number;
 }
 
 export type ServiceId = string | Uint8Array;
@@ -61,7 +63,7 @@ interface TableExports {
   batch_in_bytes(): number;
   batch_out(): number;
   batch_out_max(): number;
-  init(capacity: number): number;
+  init(capacity: number, seed: number): number;
   count(): number;
   slot_count(): number;
   set(keyLen: number, n: number): number;
@@ -129,6 +131,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 export class ServiceTable {
   readonly capacity: number;
   readonly variant: KernelVariant;
+  readonly hashSeed: number;
   private readonly k: TableExports;
   private readonly memory: WebAssembly.Memory;
   private readonly bytes: Uint8Array;
@@ -149,6 +152,7 @@ export class ServiceTable {
     }
     this.capacity = capacity;
     this.variant = options.variant ?? preferredVariant();
+    this.hashSeed = (options.hashSeed ?? randomBytes(4).readUInt32LE(0)) >>> 0;
     const instance = new WebAssembly.Instance(compiledModule(this.variant), {});
     const k = instance.exports as unknown as TableExports;
     this.k = k;
@@ -164,7 +168,7 @@ export class ServiceTable {
     this.batchIn = k.batch_in();
     this.batchInBytes = k.batch_in_bytes();
     this.batchOut = new Int32Array(buffer, k.batch_out(), k.batch_out_max());
-    if (k.init(capacity) !== 0) throw new WeftError('WEFT-K003', `kernel refused capacity ${capacity}`);
+    if (k.init(capacity, this.hashSeed) !== 0) throw new WeftError('WEFT-K003', `kernel refused capacity ${capacity}`);
   }
 
   /** Writes the ID's bytes at KEY_IO; returns its length, or -1 unless it is 1..255 bytes. */
@@ -369,7 +373,7 @@ export class ServiceTable {
 
   /** Removes every service. */
   clear(): void {
-    this.k.init(this.capacity);
+    this.k.init(this.capacity, this.hashSeed);
   }
 
   /** Bytes of the kernel's linear memory (constant: it never grows). */

@@ -4,7 +4,7 @@
 // thread and variant: a table's state is the instance's globals and static memory, so
 // two tables cannot interfere (one filling up or clear() never touches another) and the
 // kernel needs no table handle on its hot path. The price is the kernel's fixed memory
-// per table (about 8 MiB of address space, mostly untouched until used); an agent keeps
+// per table (8.2 MiB of address space, mostly untouched until used); an agent keeps
 // one or two tables. Views over that memory are made once (memory never grows), and
 // find/pick encode the ID straight into kernel memory: no allocation per call.
 import { readFileSync } from 'node:fs';

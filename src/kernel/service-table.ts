@@ -153,7 +153,9 @@ export class ServiceTable {
     this.capacity = capacity;
     this.variant = options.variant ?? preferredVariant();
     this.hashSeed = (options.hashSeed ?? randomBytes(4).readUInt32LE(0)) >>> 0;
-    const instance = new WebAssembly.Instance(compiledModule(this.variant), {});
+    // The kernel returns error codes; abort (imported only by builds with assertions) means a kernel bug.
+    const env = { abort: (_msg: number, _file: number, line: number, col: number) => { throw new Error(`kernel service_table aborted at line ${line}:${col}`); } };
+    const instance = new WebAssembly.Instance(compiledModule(this.variant), { env });
     const k = instance.exports as unknown as TableExports;
     this.k = k;
     this.memory = k.memory;

@@ -1,6 +1,7 @@
 // `npm run bench [suite ...]`: runs the benchmark suites, each of which prints
 // its table and writes bench/results/<suite>.json.
 const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
+  'service-table': () => import('./service-table.js'),
 };
 
 const wanted = process.argv.slice(2);

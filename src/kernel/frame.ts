@@ -274,8 +274,7 @@ export class FrameKernel {
   }
 
   /**
-   * Decodes the whole frames in buf[offset..] into table (at most min(table.capacity,
-   * tableCapacity) per call). Only headers need to be in the kernel: the bytes are copied
+   * Decodes the whole frames in buf[offset..] into table (up to table.capacity). Only headers need to be in the kernel: the bytes are copied
    * in windows that grow while headers are dense and restart small after a large payload,
    * so a buffer of large DATA frames costs little more than its headers.
    * Returns table.result.
@@ -283,27 +282,46 @@ export class FrameKernel {
   decodeFramesInto(buf: Uint8Array, offset: number, maxFrame: number, table: FrameTable): DecodeResult {
     checkRange(buf, offset, 0);
     checkMaxFrame(maxFrame);
-    const capacity = Math.min(table.capacity, this.tableCapacity);
     const ex = this.ex;
     const u32 = this.u32;
     const rw = this.resultWord;
     let base = offset;
     let frames = 0;
+    /** Entries in the kernel's table not yet copied to the caller's. */
+    let pending = 0;
     let window = FIRST_WINDOW;
     for (;;) {
       const available = buf.length - base;
       const len = Math.min(available, window, this.inputCapacity);
       if (len > 0) this.bytes.set(base === 0 && len === buf.length ? buf : buf.subarray(base, base + len), this.inputPtr);
-      const status = ex.decode(len, available, base, maxFrame, frames, capacity - frames);
+      const room = Math.min(table.capacity - frames, this.tableCapacity - pending);
+      const status = ex.decode(len, available, base, maxFrame, pending, room);
       if (status === STATUS_BAD_ARGUMENT) throw new WeftError('WEFT-K003', 'frame kernel refused its arguments');
-      frames += u32[rw]!;
+      const n = u32[rw]!;
+      frames += n;
+      pending += n;
       const consumed = u32[rw + 1]!;
-      if (status !== STATUS_WINDOW) return this.finish(status, frames, base + consumed - offset, base + consumed, u32[rw + 2]!, table);
-      // A header beyond the window: dense headers (stopped inside it) earn a bigger
-      // window; a jump over a payload means sparse headers, so start small again.
-      window = consumed > len ? FIRST_WINDOW : window * 4;
       base += consumed;
+      if (status === STATUS_WINDOW) {
+        // A header beyond the window: dense headers (stopped inside it) earn a bigger
+        // window; a jump over a payload means sparse headers, so start small again.
+        window = consumed > len ? FIRST_WINDOW : window * 4;
+        continue;
+      }
+      if (status === FrameStatus.TABLE_FULL && frames < table.capacity) {
+        // The kernel's table is full, the caller's is not: flush and go on.
+        this.flush(table, frames - pending, pending);
+        pending = 0;
+        window = FIRST_WINDOW;
+        continue;
+      }
+      this.flush(table, frames - pending, pending);
+      return this.finish(status, frames, base - offset, base, u32[rw + 2]!, table);
     }
+  }
+
+  private flush(table: FrameTable, at: number, count: number): void {
+    if (count > 0) table.words.set(this.u32.subarray(this.tableWord, this.tableWord + count * 4), at * 4);
   }
 
   /** Decodes `length` bytes already written to `input` (no copy in); payload offsets index `input`. */
@@ -315,11 +333,12 @@ export class FrameKernel {
     const status = this.ex.decode(length, length, 0, maxFrame, 0, Math.min(table.capacity, this.tableCapacity));
     const rw = this.resultWord;
     const consumed = this.u32[rw + 1]!;
-    return this.finish(status, this.u32[rw]!, consumed, consumed, this.u32[rw + 2]!, table);
+    const frames = this.u32[rw]!;
+    this.flush(table, 0, frames);
+    return this.finish(status, frames, consumed, consumed, this.u32[rw + 2]!, table);
   }
 
   private finish(status: number, frames: number, consumed: number, at: number, needed: number, table: FrameTable): DecodeResult {
-    if (frames > 0) table.words.set(this.u32.subarray(this.tableWord, this.tableWord + frames * 4));
     table.count = frames;
     const r = table.result;
     r.status = status;

@@ -79,6 +79,12 @@ function decodeAll(buf: Uint8Array, offset: number, maxFrame: number, capacity =
     assert.deepEqual({ ...r }, ref, `${k.variant} result`);
     assert.equal(t.count, ref.frames);
     assert.deepEqual(Array.from(t.words.subarray(0, r.frames * 4)), refWords, `${k.variant} table`);
+    if (capacity === k.tableCapacity) {
+      // The kernel-owned table: same entries, written in place.
+      const own = k.decodeFramesInto(buf, offset, maxFrame, k.table);
+      assert.deepEqual({ ...own }, ref, `${k.variant} kernel table result`);
+      assert.deepEqual(Array.from(k.table.words.subarray(0, own.frames * 4)), refWords, `${k.variant} kernel table`);
+    }
   }
   return { ref, table: refTable };
 }
@@ -108,6 +114,11 @@ test('round trip: random valid frames encode identically and decode back to them
         const out = new Uint8Array(specs.length * FRAME_HEADER_SIZE + 3);
         assert.equal(k.encodeFrameHeadersInto(table, 0, specs.length, out, 3, DEFAULT_MAX_FRAME_SIZE), specs.length * 9);
         assert.deepEqual(out.subarray(3), expected, `${k.variant} packed headers`);
+        // From the kernel-owned table (entries read in place).
+        k.table.words.set(table.words.subarray(0, specs.length * 4));
+        const own = new Uint8Array(specs.length * FRAME_HEADER_SIZE);
+        k.encodeFrameHeadersInto(k.table, 0, specs.length, own, 0, DEFAULT_MAX_FRAME_SIZE);
+        assert.deepEqual(own, expected, `${k.variant} packed headers from the kernel table`);
       }
     }),
     { numRuns: 150 },

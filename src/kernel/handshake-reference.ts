@@ -16,20 +16,23 @@ const DOT = 0x2e;
 const HYPHEN = 0x2d;
 const MAX_LABEL = 63;
 
-function isAlnum(c: number): boolean {
-  return (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39);
-}
+/** Per byte: ALNUM for [a-z0-9], HYPHEN_OK for '-', 0 for anything else. A table, not
+ *  range tests: on random IDs the branches of range tests mispredict (3x slower here). */
+const ALNUM = 1;
+const HYPHEN_OK = 2;
+const LABEL_BYTE = new Uint8Array(256);
+for (let c = 0x61; c <= 0x7a; c++) LABEL_BYTE[c] = ALNUM;
+for (let c = 0x30; c <= 0x39; c++) LABEL_BYTE[c] = ALNUM;
+LABEL_BYTE[HYPHEN] = HYPHEN_OK;
 
 /** An RFC 1123 label: 1..63 of [a-z0-9-], alphanumeric at both ends. */
 function isLabel(bytes: Uint8Array, start: number, end: number): boolean {
   const len = end - start;
   if (len < 1 || len > MAX_LABEL) return false;
-  if (!isAlnum(bytes[start]!) || !isAlnum(bytes[end - 1]!)) return false;
-  for (let i = start + 1; i < end - 1; i++) {
-    const c = bytes[i]!;
-    if (!isAlnum(c) && c !== HYPHEN) return false;
-  }
-  return true;
+  if (LABEL_BYTE[bytes[start]!] !== ALNUM || LABEL_BYTE[bytes[end - 1]!] !== ALNUM) return false;
+  let bad = 0;
+  for (let i = start + 1; i < end - 1; i++) bad |= LABEL_BYTE[bytes[i]!]! - 1; // -1 only for 0
+  return bad >= 0;
 }
 
 function dotIn(bytes: Uint8Array, start: number, end: number): number {
@@ -50,10 +53,10 @@ export function validateServiceIdReference(bytes: Uint8Array, offset: number, le
 }
 
 function asciiString(bytes: Uint8Array, start: number, end: number): string {
-  let s = '';
-  for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i]!);
-  return s;
+  return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** Same contract as HandshakeParser, without the kernel. */
 export class ReferenceHandshakeParser {
@@ -62,7 +65,7 @@ export class ReferenceHandshakeParser {
   private count = 0;
   private code: number = NEED_MORE;
   private id = '';
-  private tail: Uint8Array = new Uint8Array(0);
+  private tail: Uint8Array = EMPTY;
 
   push(chunk: Uint8Array): number {
     if (this.code !== NEED_MORE) return this.code;
@@ -109,7 +112,7 @@ export class ReferenceHandshakeParser {
     this.count = 0;
     this.code = NEED_MORE;
     this.id = '';
-    this.tail = new Uint8Array(0);
+    this.tail = EMPTY;
   }
 }
 

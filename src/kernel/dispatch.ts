@@ -11,7 +11,7 @@ import { KernelPool } from './pool.js';
 import type { SealRecordsResult, OpenRecordsResult } from './pool-operations.js';
 
 /** Batches below this many payload bytes are sealed inline (measured; docs/kernels.md). */
-export const DEFAULT_INLINE_BELOW_BYTES = 256 * 1024;
+export const DEFAULT_INLINE_BELOW_BYTES = 1024 * 1024;
 
 export type PoolTransport = 'shared' | 'transfer';
 
@@ -72,14 +72,25 @@ const openedLength = (l: number) => Math.max(0, l - AEAD_TAG_LENGTH);
 
 const isShared = (a: ArrayBufferView) => a.buffer instanceof SharedArrayBuffer;
 
-/** Copies a view into fresh memory of the chosen kind. */
-function copyTo(kind: PoolTransport, src: Uint8Array): Uint8Array {
-  const dst = new Uint8Array(kind === 'shared' ? new SharedArrayBuffer(src.length) : new ArrayBuffer(src.length));
-  dst.set(src);
-  return dst;
-}
-function zeroed(kind: PoolTransport, length: number): Uint8Array {
-  return new Uint8Array(kind === 'shared' ? new SharedArrayBuffer(length) : new ArrayBuffer(length));
+/**
+ * Reusable SharedArrayBuffer scratch for callers whose buffers are not shared:
+ * allocating (and zero-filling) a fresh SharedArrayBuffer per call costs more
+ * than the sealing, so each call borrows a scratch pair and gives it back.
+ */
+class SharedScratch {
+  private readonly free: { input: Uint8Array; output: Uint8Array }[] = [];
+
+  acquire(inputBytes: number, outputBytes: number): { input: Uint8Array; output: Uint8Array } {
+    const s = this.free.pop();
+    if (s && s.input.length >= inputBytes && s.output.length >= outputBytes) return s;
+    const grow = (n: number, old?: Uint8Array) => new Uint8Array(new SharedArrayBuffer(Math.max(n, old ? old.length * 2 : 0)));
+    return { input: grow(inputBytes, s?.input), output: grow(outputBytes, s?.output) };
+  }
+
+  release(s: { input: Uint8Array; output: Uint8Array }): void {
+    // Keep a couple: concurrent calls each need their own.
+    if (this.free.length < 4) this.free.push(s);
+  }
 }
 
 export class AeadDispatcher {
@@ -87,12 +98,19 @@ export class AeadDispatcher {
   readonly transport: PoolTransport;
   readonly variant: KernelVariant;
   private readonly pool: KernelPool | undefined;
+  private readonly scratch = new SharedScratch();
 
   constructor(options: AeadDispatcherOptions = {}) {
     this.pool = options.pool;
     this.inlineBelowBytes = options.inlineBelowBytes ?? DEFAULT_INLINE_BELOW_BYTES;
     this.transport = options.transport ?? 'shared';
     this.variant = options.variant ?? preferredVariant();
+  }
+
+  /** How a batch's bytes reach the workers given where the caller's buffers live. */
+  private modeFor(input: Uint8Array, output: Uint8Array): 'zero-copy' | 'shared-copy' | 'transfer' {
+    if (this.transport === 'transfer') return 'transfer';
+    return isShared(input) && isShared(output) ? 'zero-copy' : 'shared-copy';
   }
 
   /** Where a batch of this many payload bytes would run. */
@@ -111,28 +129,45 @@ export class AeadDispatcher {
     }
     const pool = this.pool;
     const shards = shardRecords(lengths, aadLengths, pool.threads, sealedLength);
-    const zeroCopy = this.transport === 'shared' && isShared(records) && isShared(out);
-    const written = await Promise.all(shards.map(async (s) => {
-      const inView = records.subarray(s.inStart, s.inEnd);
-      const outView = out.subarray(s.outStart, s.outEnd);
-      const task = {
-        op: 'sealRecords' as const,
-        variant: this.variant,
-        key, nonceBase,
-        counterStart: counterStart + BigInt(s.first),
-        records: zeroCopy ? inView : copyTo(this.transport, inView),
-        lengths: lengths.slice(s.first, s.first + s.count),
-        out: zeroCopy ? outView : zeroed(this.transport, outView.length),
-        aad: aad?.slice(s.aadStart, s.aadEnd),
-        aadLengths: aadLengths?.slice(s.first, s.first + s.count),
-      };
-      const transfer = this.transport === 'transfer' ? [task.records.buffer as ArrayBuffer, task.out.buffer as ArrayBuffer] : [];
-      const shardOut = task.out;
-      const r = await pool.run<SealRecordsResult>(task, transfer);
-      if (!zeroCopy) outView.set(r.out ?? shardOut);
-      return r.written;
-    }));
-    return written.reduce((a, b) => a + b, 0);
+    const outBytes = shards[shards.length - 1]!.outEnd;
+    const mode = this.modeFor(records, out);
+    const scratch = mode === 'shared-copy' ? this.scratch.acquire(records.length, outBytes) : undefined;
+    try {
+      const written = await Promise.all(shards.map(async (s) => {
+        const inView = records.subarray(s.inStart, s.inEnd);
+        const outView = out.subarray(s.outStart, s.outEnd);
+        let taskIn: Uint8Array, taskOut: Uint8Array;
+        if (mode === 'zero-copy') {
+          taskIn = inView;
+          taskOut = outView;
+        } else if (scratch) {
+          taskIn = scratch.input.subarray(s.inStart, s.inEnd);
+          taskIn.set(inView);
+          taskOut = scratch.output.subarray(s.outStart, s.outEnd);
+        } else {
+          taskIn = inView.slice();
+          taskOut = new Uint8Array(outView.length);
+        }
+        const task = {
+          op: 'sealRecords' as const,
+          variant: this.variant,
+          key, nonceBase,
+          counterStart: counterStart + BigInt(s.first),
+          records: taskIn,
+          lengths: lengths.slice(s.first, s.first + s.count),
+          out: taskOut,
+          aad: aad?.slice(s.aadStart, s.aadEnd),
+          aadLengths: aadLengths?.slice(s.first, s.first + s.count),
+        };
+        const transfer = mode === 'transfer' ? [taskIn.buffer as ArrayBuffer, taskOut.buffer as ArrayBuffer] : [];
+        const r = await pool.run<SealRecordsResult>(task, transfer);
+        if (mode !== 'zero-copy') outView.set(r.out ?? taskOut);
+        return r.written;
+      }));
+      return written.reduce((a, b) => a + b, 0);
+    } finally {
+      if (scratch) this.scratch.release(scratch);
+    }
   }
 
   /** Opens records (see openRecords in aead.ts); resolves to how many failed. */
@@ -146,43 +181,61 @@ export class AeadDispatcher {
     }
     const pool = this.pool;
     const shards = shardRecords(sealedLengths, aadLengths, pool.threads, openedLength);
-    const zeroCopy = this.transport === 'shared' && isShared(sealed) && isShared(out) && isShared(results);
-    const failed = await Promise.all(shards.map(async (s) => {
-      const inView = sealed.subarray(s.inStart, s.inEnd);
-      const outView = out.subarray(s.outStart, s.outEnd);
-      const resultView = results.subarray(s.first, s.first + s.count);
-      const task = {
-        op: 'openRecords' as const,
-        variant: this.variant,
-        key, nonceBase,
-        counterStart: counterStart + BigInt(s.first),
-        sealed: zeroCopy ? inView : copyTo(this.transport, inView),
-        sealedLengths: sealedLengths.slice(s.first, s.first + s.count),
-        out: zeroCopy ? outView : zeroed(this.transport, outView.length),
-        results: zeroCopy ? resultView : new Int32Array(this.transport === 'shared' ? new SharedArrayBuffer(s.count * 4) : new ArrayBuffer(s.count * 4)),
-        aad: aad?.slice(s.aadStart, s.aadEnd),
-        aadLengths: aadLengths?.slice(s.first, s.first + s.count),
-      };
-      const transfer = this.transport === 'transfer'
-        ? [task.sealed.buffer as ArrayBuffer, task.out.buffer as ArrayBuffer, task.results.buffer as ArrayBuffer]
-        : [];
-      const shardOut = task.out, shardResults = task.results;
-      const r = await pool.run<OpenRecordsResult>(task, transfer);
-      if (!zeroCopy) {
-        const got = r.out ?? shardOut;
-        const res = r.results ?? shardResults;
-        // Only authenticated records' plaintext is released into the caller's buffer.
-        let pos = 0;
-        const lens = task.sealedLengths;
-        for (let i = 0; i < s.count; i++) {
-          const plain = Math.max(0, lens[i]! - AEAD_TAG_LENGTH);
-          if (res[i]! >= 0) outView.set(got.subarray(pos, pos + plain), pos);
-          pos += plain;
+    const outBytes = shards[shards.length - 1]!.outEnd;
+    const mode = isShared(results) ? this.modeFor(sealed, out) : this.transport === 'shared' ? 'shared-copy' : 'transfer';
+    const scratch = mode === 'shared-copy' ? this.scratch.acquire(sealed.length, outBytes) : undefined;
+    try {
+      const failed = await Promise.all(shards.map(async (s) => {
+        const inView = sealed.subarray(s.inStart, s.inEnd);
+        const outView = out.subarray(s.outStart, s.outEnd);
+        const resultView = results.subarray(s.first, s.first + s.count);
+        let taskIn: Uint8Array, taskOut: Uint8Array;
+        if (mode === 'zero-copy') {
+          taskIn = inView;
+          taskOut = outView;
+        } else if (scratch) {
+          taskIn = scratch.input.subarray(s.inStart, s.inEnd);
+          taskIn.set(inView);
+          taskOut = scratch.output.subarray(s.outStart, s.outEnd);
+        } else {
+          taskIn = inView.slice();
+          taskOut = new Uint8Array(outView.length);
         }
-        resultView.set(res);
-      }
-      return r.failed;
-    }));
-    return failed.reduce((a, b) => a + b, 0);
+        const task = {
+          op: 'openRecords' as const,
+          variant: this.variant,
+          key, nonceBase,
+          counterStart: counterStart + BigInt(s.first),
+          sealed: taskIn,
+          sealedLengths: sealedLengths.slice(s.first, s.first + s.count),
+          out: taskOut,
+          results: mode === 'zero-copy' ? resultView : new Int32Array(mode === 'shared-copy' ? new SharedArrayBuffer(s.count * 4) : new ArrayBuffer(s.count * 4)),
+          aad: aad?.slice(s.aadStart, s.aadEnd),
+          aadLengths: aadLengths?.slice(s.first, s.first + s.count),
+        };
+        const transfer = mode === 'transfer'
+          ? [task.sealed.buffer as ArrayBuffer, task.out.buffer as ArrayBuffer, task.results.buffer as ArrayBuffer]
+          : [];
+        const shardOut = task.out, shardResults = task.results;
+        const r = await pool.run<OpenRecordsResult>(task, transfer);
+        if (mode !== 'zero-copy') {
+          const got = r.out ?? shardOut;
+          const res = r.results ?? shardResults;
+          // Only authenticated records' plaintext is released into the caller's buffer.
+          let pos = 0;
+          const lens = task.sealedLengths;
+          for (let i = 0; i < s.count; i++) {
+            const plain = Math.max(0, lens[i]! - AEAD_TAG_LENGTH);
+            if (res[i]! >= 0) outView.set(got.subarray(pos, pos + plain), pos);
+            pos += plain;
+          }
+          resultView.set(res);
+        }
+        return r.failed;
+      }));
+      return failed.reduce((a, b) => a + b, 0);
+    } finally {
+      if (scratch) this.scratch.release(scratch);
+    }
   }
 }

@@ -13,23 +13,32 @@
 //   RESULTS_PTR  MAX_RECORDS × 4 B  batch results: i32 per record (a length or an error code)
 //   IO_PTR       IO_CAPACITY (4 MiB)  records: plaintext ‖ 16 B tag room, sealed in place;
 //                       a batch packs them back to back
+//   OUT_PTR      IO_CAPACITY (4 MiB)  plaintext of opened records, written while the
+//                       ciphertext is MACed and released only when the tag matches
+//                       (open copies it back into IO; open_detached and
+//                       open_records leave it here, at the record's IO offset)
 //
 // Calls (offsets are relative to IO_PTR / AAD_PTR, all i32):
 //   seal(offset, length, aadOffset, aadLength) -> length + 16, or an error code
 //   open(offset, sealedLength, aadOffset, aadLength) -> plaintext length, or an error code
+//   open_detached(...)  as open, plaintext left at OUT_PTR
 //   seal_records(count, counterLow, counterHigh) -> total sealed bytes, or an error code
 //   open_records(count, counterLow, counterHigh) -> number of records that failed, or an error code
 //   chacha20_block / chacha20_xor / poly1305_mac expose the primitives for tests.
 //
-// open checks the tag over the ciphertext (constant-time comparison) before it
-// decrypts anything; on failure the record stays ciphertext. No input traps:
-// every length and offset is checked and a negative code returned instead.
+// open MACs the ciphertext and decrypts it into OUT in the same pass, then
+// compares tags in constant time; plaintext reaches IO (or the caller) only on
+// a match, and on failure the record stays ciphertext and OUT is wiped. No
+// input traps: every length and offset is checked and a negative code returned.
 //
-// Seal makes one pass: each 256-byte chunk is encrypted and then MACed while it
-// is in L1. The first ChaCha20 step (blocks 0..3) yields the Poly1305 key and
-// the keystream for the first 192 bytes, so a small record costs one step.
-import { keystream, xorBytes, xorChunk, xorStream, CHUNK } from './lib/chacha20';
-import { polyInit, polyBlocks, polyPadded, polyFinish, polyMessage, poly4Prepare, poly4Begin, poly4Groups, poly4End, VECTOR_MIN } from './lib/poly1305';
+// Both directions make one pass over the data: in the SIMD build each 256-byte
+// ChaCha20 step runs with the Poly1305 of the previous chunk interleaved into
+// its rounds (lib/chacha20poly1305.ts). The first ChaCha20 step (blocks 0..3)
+// yields the Poly1305 key and the keystream for the first 192 bytes, so a
+// small record costs one step.
+import { keystream, xorBytesTo, xorChunk, xorStream, CHUNK } from './lib/chacha20';
+import { chachaPolyXor, chachaPolyKeystream } from './lib/chacha20poly1305';
+import { polyInit, polyBlocks, polyPadded, polyFinish, polyMessage } from './lib/poly1305';
 
 /** The tag did not match: nothing was decrypted. */
 export const AEAD_AUTH_FAILED: i32 = -1;
@@ -58,109 +67,92 @@ export const AAD_PTR: usize = memory.data(AAD_CAPACITY, 64);
 export const TABLE_PTR: usize = memory.data(MAX_RECORDS * 8, 64);
 export const RESULTS_PTR: usize = memory.data(MAX_RECORDS * 4, 64);
 export const IO_PTR: usize = memory.data(IO_CAPACITY, 64);
+export const OUT_PTR: usize = memory.data(IO_CAPACITY, 64);
 
-const HIBIT: u32 = 1 << 24;
 /** Bytes of data the first step's keystream covers (blocks 1..3). */
 const FIRST: i32 = 192;
-
-/**
- * MACs n bytes of ciphertext at p that directly follow what was MACed before.
- * On the vector path only whole 64-byte groups are taken (the rest, at most 63
- * bytes, can only be the end of the record: returned as not consumed).
- */
-// @ts-ignore: decorator
-@inline function macChunk(p: usize, n: i32, vector: bool): i32 {
-  if (ASC_FEATURE_SIMD) {
-    if (vector) {
-      const groups = n >> 6;
-      poly4Groups(p, groups);
-      return groups << 6;
-    }
-  }
-  polyPadded(p, n);
-  return n;
-}
 
 /** Absorbs the lengths block and writes the tag to out. */
 // @ts-ignore: decorator
 @inline function macLengthsAndFinish(aadLen: i32, len: i32, out: usize): void {
   store<u64>(LENGTHS, <u64>aadLen, 0);
   store<u64>(LENGTHS, <u64>len, 8);
-  polyBlocks(LENGTHS, 1, HIBIT);
+  polyBlocks(LENGTHS, 1, 1);
   polyFinish(out);
 }
 
-/** Starts a record: keystream blocks 0..3 into KS, Poly1305 keyed, AAD absorbed. Returns the vector flag. */
+/** Starts a record: keystream blocks 0..3 (fewer in the scalar build) into KS, Poly1305 keyed, AAD absorbed. */
 // @ts-ignore: decorator
-@inline function beginRecord(key: usize, nonce: usize, aad: usize, aadLen: i32, len: i32): bool {
-  const first = len < FIRST ? len : FIRST;
+@inline function beginRecord(key: usize, nonce: usize, aad: usize, aadLen: i32, first: i32): void {
   keystream(key, nonce, 0, KS, 1 + ((first + 63) >> 6));
   polyInit(KS);
   polyPadded(aad, aadLen);
-  let vector = false;
-  if (ASC_FEATURE_SIMD) {
-    if (len >= VECTOR_MIN) {
-      vector = true;
-      poly4Prepare();
-      poly4Begin();
-    }
-  }
-  return vector;
 }
 
-/** Seals len bytes at p in place and writes the tag at p + len (no checks: callers check). */
-function sealCore(key: usize, nonce: usize, aad: usize, aadLen: i32, p: usize, len: i32): void {
-  const vector = beginRecord(key, nonce, aad, aadLen, len);
+/**
+ * The record pipeline. Step 0 (blocks 0..3) gives the Poly1305 key and the
+ * keystream of the first 192 bytes; every later 256-byte step MACs the
+ * ciphertext of the step before it (SIMD: inside the same loop, see
+ * chacha20poly1305.ts). Sealing: src = dst = p, the ciphertext appears in
+ * place. Opening: src = p (ciphertext, MACed as it stands), dst = out.
+ * Returns with the whole ciphertext MACed, lengths block included, tag at tagOut.
+ */
+// @ts-ignore: decorator
+@inline function pipeline(key: usize, nonce: usize, aad: usize, aadLen: i32, p: usize, dst: usize, len: i32, tagOut: usize): void {
   const first = len < FIRST ? len : FIRST;
-  xorBytes(p, KS + 64, first);
-  let macDone = macChunk(p, first, vector);
+  beginRecord(key, nonce, aad, aadLen, first);
+  xorBytesTo(dst, p, KS + 64, first);
+  let macAt = p;
+  let pending = first; // ciphertext bytes at macAt not yet MACed (a multiple of 16 until the tail)
   let done = first;
   let counter: u32 = 4;
   while (len - done >= CHUNK) {
     const q = p + <usize>done;
-    xorChunk(key, nonce, counter, q);
-    macDone += macChunk(q, CHUNK, vector);
+    if (ASC_FEATURE_SIMD) {
+      chachaPolyXor(key, nonce, counter, q, dst + <usize>done, macAt, pending >> 4);
+    } else {
+      if (dst != p) memory.copy(dst + <usize>done, q, <usize>CHUNK);
+      xorChunk(key, nonce, counter, dst + <usize>done);
+      polyBlocks(macAt, pending >> 4, 1);
+    }
+    macAt = q;
+    pending = CHUNK;
     counter += 4;
     done += CHUNK;
   }
   const rest = len - done;
   if (rest > 0) {
-    const q = p + <usize>done;
-    keystream(key, nonce, counter, KS, (rest + 63) >> 6);
-    xorBytes(q, KS, rest);
-    macDone += macChunk(q, rest, vector);
-  }
-  if (ASC_FEATURE_SIMD) {
-    if (vector) {
-      poly4End();
-      polyPadded(p + <usize>macDone, len - macDone);
+    if (ASC_FEATURE_SIMD) {
+      chachaPolyKeystream(key, nonce, counter, KS, macAt, pending >> 4);
+      macAt += <usize>pending;
+    } else {
+      keystream(key, nonce, counter, KS, (rest + 63) >> 6);
     }
+    xorBytesTo(dst + <usize>done, p + <usize>done, KS, rest);
   }
-  macLengthsAndFinish(aadLen, len, p + <usize>len);
+  polyPadded(macAt, <i32>(p + <usize>len - macAt));
+  macLengthsAndFinish(aadLen, len, tagOut);
+}
+
+/** Seals len bytes at p in place and writes the tag at p + len (no checks: callers check). */
+function sealCore(key: usize, nonce: usize, aad: usize, aadLen: i32, p: usize, len: i32): void {
+  pipeline(key, nonce, aad, aadLen, p, p, len, p + <usize>len);
 }
 
 /**
- * Opens the record of len ciphertext bytes at p (tag at p + len): MAC first,
- * compare in constant time, decrypt only on a match. Returns len or AEAD_AUTH_FAILED.
+ * Opens the record of len ciphertext bytes at p (tag at p + len): the
+ * plaintext goes to out while the ciphertext is MACed; only a matching tag
+ * (compared in constant time) releases it. On failure out is wiped and the
+ * record at p is untouched. Returns len or AEAD_AUTH_FAILED.
  */
-function openCore(key: usize, nonce: usize, aad: usize, aadLen: i32, p: usize, len: i32): i32 {
-  const vector = beginRecord(key, nonce, aad, aadLen, len);
-  let macDone = 0;
-  if (ASC_FEATURE_SIMD) {
-    if (vector) {
-      macDone = (len >> 6) << 6;
-      poly4Groups(p, len >> 6);
-      poly4End();
-    }
-  }
-  polyPadded(p + <usize>macDone, len - macDone);
-  macLengthsAndFinish(aadLen, len, TAG_PTR);
+function openCore(key: usize, nonce: usize, aad: usize, aadLen: i32, p: usize, len: i32, out: usize): i32 {
+  pipeline(key, nonce, aad, aadLen, p, out, len, TAG_PTR);
   const t = p + <usize>len;
   const diff = (load<u64>(TAG_PTR, 0) ^ load<u64>(t, 0)) | (load<u64>(TAG_PTR, 8) ^ load<u64>(t, 8));
-  if (diff != 0) return AEAD_AUTH_FAILED;
-  const first = len < FIRST ? len : FIRST;
-  xorBytes(p, KS + 64, first);
-  xorStream(key, nonce, 4, p + <usize>first, len - first, KS);
+  if (diff != 0) {
+    memory.fill(out, 0, <usize>len);
+    return AEAD_AUTH_FAILED;
+  }
   return len;
 }
 
@@ -186,7 +178,21 @@ export function seal(offset: i32, length: i32, aadOffset: i32, aadLength: i32): 
 export function open(offset: i32, sealedLength: i32, aadOffset: i32, aadLength: i32): i32 {
   if (ioOutside(offset, sealedLength, 0) || sealedLength < TAG_LENGTH) return AEAD_BAD_LENGTH;
   if (aadOutside(aadOffset, aadLength)) return AEAD_BAD_AAD;
-  return openCore(KEY_PTR, NONCE_PTR, AAD_PTR + <usize>aadOffset, aadLength, IO_PTR + <usize>offset, sealedLength - TAG_LENGTH);
+  const p = IO_PTR + <usize>offset;
+  const len = sealedLength - TAG_LENGTH;
+  const r = openCore(KEY_PTR, NONCE_PTR, AAD_PTR + <usize>aadOffset, aadLength, p, len, OUT_PTR);
+  if (r >= 0) memory.copy(p, OUT_PTR, <usize>len);
+  return r;
+}
+
+/**
+ * As open, but the plaintext is left at OUT_PTR (from its start) and the
+ * record in IO stays as it was: the data plane copies it out from there.
+ */
+export function open_detached(offset: i32, sealedLength: i32, aadOffset: i32, aadLength: i32): i32 {
+  if (ioOutside(offset, sealedLength, 0) || sealedLength < TAG_LENGTH) return AEAD_BAD_LENGTH;
+  if (aadOutside(aadOffset, aadLength)) return AEAD_BAD_AAD;
+  return openCore(KEY_PTR, NONCE_PTR, AAD_PTR + <usize>aadOffset, aadLength, IO_PTR + <usize>offset, sealedLength - TAG_LENGTH, OUT_PTR);
 }
 
 /** Record i's nonce: the base with bytes 4..11 XORed with counter + i (little-endian). */
@@ -245,8 +251,9 @@ export function seal_records(count: i32, counterLow: i32, counterHigh: i32): i32
 
 /**
  * Opens count sealed records packed in IO (TABLE lengths include the tag).
- * RESULTS[i] = plaintext length, or AEAD_AUTH_FAILED / AEAD_BAD_LENGTH for that
- * record (left as it was). Returns how many records failed, or an error code
+ * Record i's plaintext goes to OUT_PTR at the same offset as its sealed
+ * record in IO. RESULTS[i] = plaintext length, or AEAD_AUTH_FAILED /
+ * AEAD_BAD_LENGTH for that record (its OUT bytes zeroed or untouched). Returns how many records failed, or an error code
  * for the table as a whole (then nothing was opened).
  */
 export function open_records(count: i32, counterLow: i32, counterHigh: i32): i32 {
@@ -263,7 +270,7 @@ export function open_records(count: i32, counterLow: i32, counterHigh: i32): i32
     let result = AEAD_BAD_LENGTH;
     if (len >= TAG_LENGTH) {
       recordNonce(counter + <u64>i);
-      result = openCore(KEY_PTR, WORK_NONCE, AAD_PTR + aadOff, aadLen, IO_PTR + off, len - TAG_LENGTH);
+      result = openCore(KEY_PTR, WORK_NONCE, AAD_PTR + aadOff, aadLen, IO_PTR + off, len - TAG_LENGTH, OUT_PTR + off);
     }
     if (result < 0) failed++;
     store<i32>(RESULTS_PTR + (<usize>i << 2), result);

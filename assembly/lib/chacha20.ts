@@ -11,10 +11,10 @@
 // Keys (32 bytes) and nonces (12 bytes) are read from memory as little-endian
 // words; callers pass pointers already checked against their buffers.
 
-const SIGMA0: u32 = 0x61707865;
-const SIGMA1: u32 = 0x3320646e;
-const SIGMA2: u32 = 0x79622d32;
-const SIGMA3: u32 = 0x6b206574;
+export const SIGMA0: u32 = 0x61707865;
+export const SIGMA1: u32 = 0x3320646e;
+export const SIGMA2: u32 = 0x79622d32;
+export const SIGMA3: u32 = 0x6b206574;
 
 /** Bytes of keystream one SIMD step (or four scalar blocks) produces. */
 export const CHUNK: i32 = 256;
@@ -46,19 +46,19 @@ export function chachaBlock(key: usize, nonce: usize, counter: u32, out: usize):
 }
 
 // @ts-ignore: decorator
-@inline function rot16(x: v128): v128 {
+@inline export function rot16(x: v128): v128 {
   return i8x16.shuffle(x, x, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
 }
 // @ts-ignore: decorator
-@inline function rot8(x: v128): v128 {
+@inline export function rot8(x: v128): v128 {
   return v128.or(i32x4.shl(x, 8), i32x4.shr_u(x, 24));
 }
 // @ts-ignore: decorator
-@inline function rot12(x: v128): v128 {
+@inline export function rot12(x: v128): v128 {
   return v128.or(i32x4.shl(x, 12), i32x4.shr_u(x, 20));
 }
 // @ts-ignore: decorator
-@inline function rot7(x: v128): v128 {
+@inline export function rot7(x: v128): v128 {
   return v128.or(i32x4.shl(x, 7), i32x4.shr_u(x, 25));
 }
 
@@ -68,7 +68,7 @@ export function chachaBlock(key: usize, nonce: usize, counter: u32, out: usize):
  * XORed with src at the same offsets when xorInput.
  */
 // @ts-ignore: decorator
-@inline function transposeOut(a: v128, b: v128, c: v128, d: v128, src: usize, dst: usize, xorInput: bool): void {
+@inline export function transposeOut(a: v128, b: v128, c: v128, d: v128, src: usize, dst: usize, xorInput: bool): void {
   const ab0 = i8x16.shuffle(a, b, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23); // a0 b0 a1 b1
   const cd0 = i8x16.shuffle(c, d, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23); // c0 d0 c1 d1
   const ab1 = i8x16.shuffle(a, b, 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31); // a2 b2 a3 b3
@@ -136,6 +136,60 @@ export function chachaBlock(key: usize, nonce: usize, counter: u32, out: usize):
   transposeOut(x12, x13, x14, x15, p + 48, p + 48, xorInput);
 }
 
+/** Lanes rotated left by n 32-bit words (pshufd). */
+// @ts-ignore: decorator
+@inline function lanes1(x: v128): v128 { return i8x16.shuffle(x, x, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3); }
+// @ts-ignore: decorator
+@inline function lanes2(x: v128): v128 { return i8x16.shuffle(x, x, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7); }
+// @ts-ignore: decorator
+@inline function lanes3(x: v128): v128 { return i8x16.shuffle(x, x, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11); }
+
+/**
+ * SIMD, row layout: blocks counter..counter+2 (192 bytes) to out, one block per
+ * four v128 rows (a = words 0..3, b = 4..7, c = 8..11, d = 12..15), the
+ * diagonal round done by rotating rows b, c, d. Three independent blocks keep
+ * the units busy; for a short record this costs about half of a four-lane step.
+ */
+export function chacha3Rows(key: usize, nonce: usize, counter: u32, out: usize): void {
+  const sigma = i32x4(SIGMA0, SIGMA1, SIGMA2, SIGMA3);
+  const kb = v128.load(key), kc = v128.load(key, 16);
+  const d0 = i32x4(counter, load<u32>(nonce, 0), load<u32>(nonce, 4), load<u32>(nonce, 8));
+  const d1 = i32x4.add(d0, i32x4(1, 0, 0, 0)), d2 = i32x4.add(d0, i32x4(2, 0, 0, 0));
+  let a0 = sigma, b0 = kb, c0 = kc, x0 = d0;
+  let a1 = sigma, b1 = kb, c1 = kc, x1 = d1;
+  let a2 = sigma, b2 = kb, c2 = kc, x2 = d2;
+  for (let i = 0; i < 10; i++) {
+    a0 = i32x4.add(a0, b0); a1 = i32x4.add(a1, b1); a2 = i32x4.add(a2, b2);
+    x0 = rot16(v128.xor(x0, a0)); x1 = rot16(v128.xor(x1, a1)); x2 = rot16(v128.xor(x2, a2));
+    c0 = i32x4.add(c0, x0); c1 = i32x4.add(c1, x1); c2 = i32x4.add(c2, x2);
+    b0 = rot12(v128.xor(b0, c0)); b1 = rot12(v128.xor(b1, c1)); b2 = rot12(v128.xor(b2, c2));
+    a0 = i32x4.add(a0, b0); a1 = i32x4.add(a1, b1); a2 = i32x4.add(a2, b2);
+    x0 = rot8(v128.xor(x0, a0)); x1 = rot8(v128.xor(x1, a1)); x2 = rot8(v128.xor(x2, a2));
+    c0 = i32x4.add(c0, x0); c1 = i32x4.add(c1, x1); c2 = i32x4.add(c2, x2);
+    b0 = rot7(v128.xor(b0, c0)); b1 = rot7(v128.xor(b1, c1)); b2 = rot7(v128.xor(b2, c2));
+    b0 = lanes1(b0); b1 = lanes1(b1); b2 = lanes1(b2);
+    c0 = lanes2(c0); c1 = lanes2(c1); c2 = lanes2(c2);
+    x0 = lanes3(x0); x1 = lanes3(x1); x2 = lanes3(x2);
+    a0 = i32x4.add(a0, b0); a1 = i32x4.add(a1, b1); a2 = i32x4.add(a2, b2);
+    x0 = rot16(v128.xor(x0, a0)); x1 = rot16(v128.xor(x1, a1)); x2 = rot16(v128.xor(x2, a2));
+    c0 = i32x4.add(c0, x0); c1 = i32x4.add(c1, x1); c2 = i32x4.add(c2, x2);
+    b0 = rot12(v128.xor(b0, c0)); b1 = rot12(v128.xor(b1, c1)); b2 = rot12(v128.xor(b2, c2));
+    a0 = i32x4.add(a0, b0); a1 = i32x4.add(a1, b1); a2 = i32x4.add(a2, b2);
+    x0 = rot8(v128.xor(x0, a0)); x1 = rot8(v128.xor(x1, a1)); x2 = rot8(v128.xor(x2, a2));
+    c0 = i32x4.add(c0, x0); c1 = i32x4.add(c1, x1); c2 = i32x4.add(c2, x2);
+    b0 = rot7(v128.xor(b0, c0)); b1 = rot7(v128.xor(b1, c1)); b2 = rot7(v128.xor(b2, c2));
+    b0 = lanes3(b0); b1 = lanes3(b1); b2 = lanes3(b2);
+    c0 = lanes2(c0); c1 = lanes2(c1); c2 = lanes2(c2);
+    x0 = lanes1(x0); x1 = lanes1(x1); x2 = lanes1(x2);
+  }
+  v128.store(out, i32x4.add(a0, sigma), 0); v128.store(out, i32x4.add(b0, kb), 16);
+  v128.store(out, i32x4.add(c0, kc), 32); v128.store(out, i32x4.add(x0, d0), 48);
+  v128.store(out, i32x4.add(a1, sigma), 64); v128.store(out, i32x4.add(b1, kb), 80);
+  v128.store(out, i32x4.add(c1, kc), 96); v128.store(out, i32x4.add(x1, d1), 112);
+  v128.store(out, i32x4.add(a2, sigma), 128); v128.store(out, i32x4.add(b2, kb), 144);
+  v128.store(out, i32x4.add(c2, kc), 160); v128.store(out, i32x4.add(x2, d2), 176);
+}
+
 /** SIMD: XORs the 256 bytes at p with keystream blocks counter..counter+3, in place. */
 export function chacha4Xor(key: usize, nonce: usize, counter: u32, p: usize): void {
   chacha4(key, nonce, counter, p, true);
@@ -156,13 +210,25 @@ export function xorBytes(dst: usize, ks: usize, n: i32): void {
   for (; i < n; i++) store<u8>(dst + i, load<u8>(dst + i) ^ load<u8>(ks + i));
 }
 
+/** dst = src XOR ks over n bytes (n small: a tail). */
+export function xorBytesTo(dst: usize, src: usize, ks: usize, n: i32): void {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; i + 16 <= n; i += 16) v128.store(dst + i, v128.xor(v128.load(src + i), v128.load(ks + i)));
+  }
+  for (; i + 8 <= n; i += 8) store<u64>(dst + i, load<u64>(src + i) ^ load<u64>(ks + i));
+  for (; i < n; i++) store<u8>(dst + i, load<u8>(src + i) ^ load<u8>(ks + i));
+}
+
 /**
  * Writes nblocks (1..4) keystream blocks from counter to out (256 bytes of room):
- * one SIMD step computes all four; the scalar build computes only those asked for.
+ * SIMD computes three (row layout) or four (lane layout) at once; the scalar
+ * build computes only those asked for.
  */
 export function keystream(key: usize, nonce: usize, counter: u32, out: usize, nblocks: i32): void {
   if (ASC_FEATURE_SIMD) {
-    chacha4Keystream(key, nonce, counter, out);
+    if (nblocks <= 3) chacha3Rows(key, nonce, counter, out);
+    else chacha4Keystream(key, nonce, counter, out);
   } else {
     for (let b = 0; b < nblocks; b++) chachaBlock(key, nonce, counter + <u32>b, out + (<usize>b << 6));
   }

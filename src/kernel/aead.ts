@@ -56,6 +56,7 @@ export const AEAD_BAD_COUNT = -4;
 interface AeadExports {
   seal(offset: number, length: number, aadOffset: number, aadLength: number): number;
   open(offset: number, sealedLength: number, aadOffset: number, aadLength: number): number;
+  open_detached(offset: number, sealedLength: number, aadOffset: number, aadLength: number): number;
   seal_records(count: number, counterLow: number, counterHigh: number): number;
   open_records(count: number, counterLow: number, counterHigh: number): number;
   chacha20_block(counter: number, offset: number): number;
@@ -71,6 +72,7 @@ interface AeadExports {
   MAX_RECORDS: WebAssembly.Global;
   IO_PTR: WebAssembly.Global;
   IO_CAPACITY: WebAssembly.Global;
+  OUT_PTR: WebAssembly.Global;
 }
 
 export interface AeadKernel {
@@ -136,6 +138,7 @@ class WasmAead implements AeadKernel {
   private readonly tagPtr: number;
   private readonly aadPtr: number;
   private readonly ioPtr: number;
+  private readonly outPtr: number;
   private readonly ioCapacity: number;
   private readonly table: Uint32Array;
   private readonly results: Int32Array;
@@ -152,6 +155,7 @@ class WasmAead implements AeadKernel {
     this.tagPtr = g(this.e.TAG_PTR);
     this.aadPtr = g(this.e.AAD_PTR);
     this.ioPtr = g(this.e.IO_PTR);
+    this.outPtr = g(this.e.OUT_PTR);
     this.ioCapacity = g(this.e.IO_CAPACITY);
     this.maxAad = g(this.e.AAD_CAPACITY);
     this.maxRecords = g(this.e.MAX_RECORDS);
@@ -208,9 +212,10 @@ class WasmAead implements AeadKernel {
     const aadLength = this.prepare(key, nonce, aad);
     if (aadLength < 0) return AEAD_BAD_AAD;
     this.bytes.set(sealed, this.ioPtr);
-    const r = this.e.open(0, n, 0, aadLength);
+    // The plaintext is left in the kernel's OUT region, released only on a tag match.
+    const r = this.e.open_detached(0, n, 0, aadLength);
     if (r < 0) return r;
-    out.set(this.io.subarray(0, r));
+    out.set(this.bytes.subarray(this.outPtr, this.outPtr + r));
     return r;
   }
 
@@ -265,7 +270,7 @@ class WasmAead implements AeadKernel {
 
     this.bytes.set(key, this.keyPtr);
     this.bytes.set(nonceBase, this.noncePtr);
-    const { bytes, table, ioPtr, aadPtr } = this;
+    const { bytes, table, ioPtr, outPtr, aadPtr } = this;
     let failed = 0;
     let i = 0, inOff = 0, outOff = 0, aadOff = 0;
     while (i < count) {
@@ -313,7 +318,8 @@ class WasmAead implements AeadKernel {
         const r = this.e.open_records(chunk, lo, hi);
         if (r < 0) throw bad(`kernel rejected the batch (code ${r})`);
         failed += r;
-        let src = ioPtr;
+        // Plaintexts sit in OUT at their records' IO offsets.
+        let src = outPtr;
         for (let j = 0; j < chunk; j++) {
           const sealedLength = table[2 * j]!;
           const plain = sealedLength >= AEAD_TAG_LENGTH ? sealedLength - AEAD_TAG_LENGTH : 0;

@@ -29,7 +29,7 @@ interface Rfc {
 const rfc = JSON.parse(readFileSync(new URL('rfc8439.json', VECTORS), 'utf8')) as Rfc;
 
 interface WycheproofTest { tcId: number; comment: string; flags: string[]; key: string; iv: string; aad: string; msg: string; ct: string; tag: string; result: 'valid' | 'invalid' | 'acceptable' }
-interface Wycheproof { numberOfTests: number; testGroups: { ivSize: number; keySize: number; tagSize: number; tests: WycheproofTest[] }[] }
+interface Wycheproof { numberOfTests: number; numberOfTestsUpstream: number; testGroups: { ivSize: number; keySize: number; tagSize: number; tests: WycheproofTest[] }[] }
 const wycheproof = JSON.parse(readFileSync(new URL('wycheproof_chacha20_poly1305_test.json', VECTORS), 'utf8')) as Wycheproof;
 
 const variants: KernelVariant[] = simdSupported() ? ['simd', 'scalar'] : ['scalar'];
@@ -74,7 +74,8 @@ for (const variant of variants) {
       }
     });
 
-    it(`passes every Wycheproof chacha20_poly1305 vector (${wycheproof.numberOfTests})`, () => {
+    // The vector file holds the tests transcribed so far (see its source and transcribedTcIds).
+    it(`passes the Wycheproof chacha20_poly1305 vectors (${wycheproof.numberOfTests} of ${wycheproof.numberOfTestsUpstream} transcribed)`, () => {
       let count = 0;
       for (const group of wycheproof.testGroups) {
         for (const t of group.tests) {

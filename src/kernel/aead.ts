@@ -206,6 +206,9 @@ class WasmAead implements AeadKernel {
   }
 
   openInto(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array | undefined, out: Uint8Array): number {
+    // A wrong key or nonce size is the caller's bug whatever the bytes: say so first.
+    if (key.length !== AEAD_KEY_LENGTH) checkKey(key);
+    if (nonce.length !== AEAD_NONCE_LENGTH) checkNonce(nonce);
     const n = sealed.length;
     if (n < AEAD_TAG_LENGTH || n > this.ioCapacity) return AEAD_BAD_LENGTH;
     if (out.length < n - AEAD_TAG_LENGTH) throw bad(`out has ${out.length} bytes, opening needs ${n - AEAD_TAG_LENGTH}`);
@@ -226,6 +229,8 @@ class WasmAead implements AeadKernel {
   }
 
   open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array | null {
+    if (key.length !== AEAD_KEY_LENGTH) checkKey(key);
+    if (nonce.length !== AEAD_NONCE_LENGTH) checkNonce(nonce);
     if (sealed.length < AEAD_TAG_LENGTH) return null;
     const out = new Uint8Array(sealed.length - AEAD_TAG_LENGTH);
     return this.openInto(key, nonce, sealed, aad, out) < 0 ? null : out;

@@ -192,6 +192,7 @@ export class TestCluster {
   private readonly random: Random;
   private readonly fanout: number;
   private readonly packetLimit: number;
+  private liveCount = 0;
 
   constructor(
     ids: string[],
@@ -209,7 +210,7 @@ export class TestCluster {
     const transport = this.options.wrap ? this.options.wrap(raw, id) : raw;
     const host: GossipHost = {
       localId: id,
-      memberCount: () => this.nodes.filter((n) => n.alive).length,
+      memberCount: () => this.liveCount,
       sendTo: (to, message) => {
         const payload = new ByteWriter(message.length + 4).varuint(1).bytes(message).finish();
         transport.sendPacket(`${to}:7946`, payload);
@@ -231,6 +232,7 @@ export class TestCluster {
       return node.mux.localState(false);
     });
     this.nodes.push(node);
+    this.liveCount = this.nodes.filter((n) => n.alive).length;
     return node;
   }
 
@@ -243,10 +245,14 @@ export class TestCluster {
   /** One gossip round: every live member piggybacks its queue on packets to `fanout` random live peers. */
   round(): void {
     const live = this.nodes.filter((n) => n.alive);
+    this.liveCount = live.length;
     for (const node of live) {
-      const peers = live.filter((p) => p !== node);
-      for (let k = 0; k < this.fanout && peers.length > 0; k++) {
-        const peer = peers.splice(this.random.int(peers.length), 1)[0]!;
+      if (node.mux.queue.size === 0) continue;
+      const chosen = new Set<ClusterNode>([node]);
+      for (let k = 0; k < this.fanout && chosen.size < live.length; k++) {
+        let peer = live[this.random.int(live.length)]!;
+        while (chosen.has(peer)) peer = live[this.random.int(live.length)]!;
+        chosen.add(peer);
         const messages = node.mux.takeBroadcasts(MESSAGE_OVERHEAD, this.packetLimit);
         if (messages.length === 0) break;
         const w = new ByteWriter(this.packetLimit).varuint(messages.length);

@@ -84,7 +84,7 @@ export class ClusterRateLimiter {
   count(key: string): number {
     const now = this.clock.now();
     let total = this.windowSum(now, (slot) => this.local.get(key)?.get(slot) ?? 0);
-    for (const [member, bytes] of this.shared.values(this.prefix + key)) {
+    for (const [member, bytes] of this.shared.valuesView(this.prefix + key)) {
       if (member === this.shared.localId) continue; // our own live counts are fresher
       const remote = this.decode(bytes);
       if (remote) total += this.windowSum(now, (slot) => remote.counts[slot - remote.first] ?? 0);

@@ -28,6 +28,7 @@ export const DEFAULT_FORGET_TTL_MS = 60 * 60 * 1000;
 /** Cap on remembered dead members (restarts mint new ids; the oldest are let go first). */
 export const MAX_FORGOTTEN_MEMBERS = 10_000;
 const SEPARATOR = '\u0000';
+const EMPTY_VALUES: ReadonlyMap<string, Uint8Array> = new Map();
 
 function entryKey(memberId: string, key: string): string {
   return memberId + SEPARATOR + key;
@@ -114,6 +115,11 @@ export class SharedValues implements Gossiper {
   /** The latest value from each member that shares `key` (this one included). */
   values(key: string): Map<string, Uint8Array> {
     return new Map(this.index.get(key) ?? []);
+  }
+
+  /** A live read-only view of values(key), without the copy (for per-request readers such as the rate limiter). */
+  valuesView(key: string): ReadonlyMap<string, Uint8Array> {
+    return this.index.get(key) ?? EMPTY_VALUES;
   }
 
   /** The value a member shares under `key`. */

@@ -1,6 +1,11 @@
 // `npm run bench [suite ...]`: runs the benchmark suites, each of which prints
 // its table and writes bench/results/<suite>.json.
 const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
+  aead: () => import('./aead.js'),
+  pool: () => import('./pool.js'),
+  frame: () => import('./frame.js'),
+  handshake: () => import('./handshake.js'),
+  'service-table': () => import('./service-table.js'),
 };
 
 const wanted = process.argv.slice(2);

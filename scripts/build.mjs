@@ -34,7 +34,7 @@ function run(cmd, argv) {
 }
 
 // A kernel is a top-level assembly/*.ts file; assembly/lib/ holds shared code.
-const kernels = readdirSync(join(root, 'assembly'))
+const kernels = (existsSync(join(root, 'assembly')) ? readdirSync(join(root, 'assembly')) : [])
   .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !f.startsWith('_'))
   .map((f) => f.slice(0, -3));
 

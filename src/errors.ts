@@ -48,6 +48,18 @@ export const ERRORS = {
     cause: 'A kernel task on the Piscina worker pool threw or its worker exited.',
     remediation: 'Check the log for the worker error; the pool replaces dead workers, the batch can be retried inline.',
   },
+  'WEFT-G101': {
+    severity: 'warning',
+    title: 'gossip message rejected',
+    cause: 'A gossip packet or push-pull exchange failed authentication (sealed with a key this keyring does not hold, or altered), was older than the replay window, or was a replay of one already accepted.',
+    remediation: 'Check that every agent holds the current cluster secret (during rotation: install the new key everywhere before making it primary) and that clocks agree within the replay window.',
+  },
+  'WEFT-G102': {
+    severity: 'error',
+    title: 'keyring operation refused',
+    cause: 'A gossip key was too short, not installed, or was the primary key being removed.',
+    remediation: 'Install a secret of at least 16 bytes; make another key primary (use) before removing the current one.',
+  },
   'WEFT-A001': {
     severity: 'error',
     title: 'invalid configuration',

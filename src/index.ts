@@ -1,0 +1,6 @@
+// weft's library API. The SDK (what a meshlet app imports) is at the top
+// level; the kernels are grouped under `kernel`.
+export * from './sdk/index.js';
+export * as kernel from './kernel/index.js';
+export { MetricsRegistry, Counter, Gauge, Histogram, PROMETHEUS_CONTENT_TYPE, DEFAULT_BUCKETS } from './admin/metrics.js';
+export { WeftError, ERRORS, explain, type ErrorCode, type ErrorSpec, type Severity } from './errors.js';

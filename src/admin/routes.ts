@@ -7,6 +7,7 @@ import type { CanaryAction } from '../agent/canary.js';
 import { formatDuration } from '../config/duration.js';
 import { redact } from '../config/redact.js';
 import { WeftError } from '../errors.js';
+import { PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 
 type Handler = (agent: Agent, params: string[], res: ServerResponse) => void | Promise<void>;
 
@@ -40,9 +41,8 @@ export const ROUTES: readonly RouteDef[] = [
     method: 'GET',
     pattern: /^\/metrics$/,
     handler: (agent, _p, res) => {
-      agent.flushMetrics();
       const text = agent.metrics.render();
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+      res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
       res.end(text);
     },
   },

@@ -1,9 +1,9 @@
 // The agent's Prometheus metrics: what a mesh operator expects to graph
 // (connections, bytes, handshakes by reply code, latencies, the canary split).
 // Hot-path counts are plain numbers on the Splice; they are folded into the
-// registry when a stream ends and before every scrape (flush), so the data path
-// does no label lookups per chunk.
-import { MetricsRegistry } from './_pending-metrics.js';
+// registry when a stream ends and before every scrape (a registry collector), so
+// the data path does no label lookups per chunk.
+import { MetricsRegistry } from '../admin/metrics.js';
 import { ReplyCode } from './kernels.js';
 
 const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

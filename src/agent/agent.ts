@@ -118,6 +118,7 @@ export class Agent {
         this.#pending--;
       },
     };
+    this.metrics.registry.addCollector(() => this.flushMetrics());
   }
 
   get ready(): boolean {
@@ -196,7 +197,7 @@ export class Agent {
         changed.push(spec.key);
       } else rt.spec = spec; // same content; keep the newest source name
     }
-    this.metrics.meshlets.set({}, this.#meshlets.size);
+    this.metrics.meshlets.set(this.#meshlets.size);
     return { added, changed, removed };
   }
 
@@ -280,6 +281,8 @@ export class Agent {
       if (staleRemoved) this.log.info('removed stale socket file', { path: inst.clientPath });
       await this.#syncEcho(inst);
     } catch (e) {
+      // At startup a socket problem is fatal (e.g. another agent on this root); on reload it is logged.
+      if (!this.#started) throw e;
       this.log.error('meshlet instance not listening', {
         meshlet: rt.spec.key,
         instance: spec.name,
@@ -367,10 +370,10 @@ export class Agent {
     splice.reportedDown = splice.bytesDown;
   }
 
-  /** Folds live counts into the registry; call before rendering /metrics. */
+  /** Folds live counts into the registry (runs before every render). */
   flushMetrics(): void {
     for (const [splice, info] of this.#streams) this.#flushBytes(splice, info);
-    this.metrics.pendingHandshakes.set({}, this.#pending);
+    this.metrics.pendingHandshakes.set(this.#pending);
     for (const rt of this.#meshlets.values()) this.metrics.connectionsActive.set(rt.labels, rt.active);
   }
 
@@ -380,7 +383,7 @@ export class Agent {
    */
   drain(): Promise<{ forced: number }> {
     this.#draining ??= (async () => {
-      this.metrics.draining.set({}, 1);
+      this.metrics.draining.set(1);
       this.#watcher?.close();
       const deadline = this.config.timeouts.drainMs;
       this.log.info('draining', { connections: this.#clients.size, streams: this.#streams.size, deadline: formatDuration(BigInt(deadline) * 1_000_000n) });

@@ -1,3 +1,3 @@
-// The kernel APIs the agent uses, in one place so switching the source is one edit.
-export { HandshakeParser, ReplyCode, NEED_MORE, HANDSHAKE_VERSION, MAX_SERVICE_ID_LENGTH, encodeRequest, encodeReply, parseServiceId } from './_pending-kernels.js';
-export { ServiceTable } from './_pending-kernels.js';
+// The kernel APIs the agent uses, gathered in one place.
+export { HandshakeParser, ReplyCode, NEED_MORE, HANDSHAKE_VERSION, MAX_SERVICE_ID_LENGTH, encodeRequest, encodeReply, parseServiceId } from '../kernel/handshake.js';
+export { ServiceTable } from '../kernel/service-table.js';

@@ -3,7 +3,9 @@
 //   weft agent [--config FILE]            run the node agent (embedded default config without --config)
 //   weft connect <service>.<meshlet>.<ns> [--as <meshlet>[.<ns>][/<instance>]] [--socket PATH]
 //                [--config FILE] [--socket-root DIR] [--timeout DURATION]
-//                                         pipe stdin/stdout through the mesh, like netcat
+//                                         pipe stdin/stdout through the mesh, like netcat; the client
+//                                         socket is --socket, else $WEFT_MESHLET_DIR/client/meshless,
+//                                         else that of --as (or of the first meshlet that uses the service)
 //   weft serve-echo --socket PATH         serve a byte echo on a Unix socket (a test service)
 //   weft check [--config FILE]            validate the config and meshlet files, print a summary
 //   weft explain <CODE>                   describe an error code
@@ -112,6 +114,9 @@ async function runAgent(argv: string[]): Promise<void> {
 /** Finds the client socket to use for `weft connect`. */
 function resolveClientSocket(target: string, values: { as?: string; socket?: string; config?: string; 'socket-root'?: string }): string {
   if (values.socket) return values.socket;
+  // Inside a meshlet (its instance directory mounted or named by WEFT_MESHLET_DIR, as for the SDK).
+  const meshletDir = process.env.WEFT_MESHLET_DIR;
+  if (!values.as && !values.config && !values['socket-root'] && meshletDir) return clientSocketPath(meshletDir);
   const config = readConfig(values.config);
   const root = values['socket-root'] ?? config.socketRoot;
   let meshlets: MeshletSpec[] = [];

@@ -1,7 +1,9 @@
 // Typed readers over parsed YAML that name the file, the field path and what was
 // expected when a value is wrong, so every config error reads the same way.
 import { WeftError } from '../errors.js';
-import { DurationSyntaxError, parseDuration } from './duration.js';
+import { DurationSyntaxError, formatDuration, parseDuration } from './duration.js';
+
+const MAX_TIMER_NS = 2_147_483_647n * 1_000_000n;
 
 /** Where a value came from: the file and the field path inside it. */
 export class FieldPath {
@@ -94,6 +96,8 @@ export function duration(v: unknown, at: FieldPath, fallback: bigint | undefined
   }
   if (ns < 0n) throw at.error(expected, v);
   if (ns === 0n && !opts.allowZero) throw at.error(`${expected}, greater than 0`, v);
+  // Every duration here becomes a Node timer, which cannot exceed 2^31-1 ms.
+  if (ns > MAX_TIMER_NS) throw at.error(`${expected}, at most ${formatDuration(MAX_TIMER_NS)} (the longest timer Node can set)`, v);
   return ns;
 }
 

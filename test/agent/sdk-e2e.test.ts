@@ -1,13 +1,15 @@
 // The SDK end to end through the real agent process: a MeshServer on a service
 // socket and connect() through the client socket; HTTP over the mesh with both
-// the http.Agent and the undici dispatcher; reply codes surfacing as error codes.
+// the http.Agent and the undici dispatcher; reply codes surfacing as error codes;
+// and `weft connect` piping stdin/stdout like netcat.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import { request as undiciRequest } from 'undici';
 import { MeshHttpAgent, connect, createMeshHttpServer, createMeshServer, meshDispatcher, type MeshHttpServer, type MeshServer } from '../../src/sdk/index.js';
-import { meshlet, startAgent, type AgentProcess } from '../helpers/agent-process.js';
+import { spawn } from 'node:child_process';
+import { CLI, meshlet, startAgent, type AgentProcess } from '../helpers/agent-process.js';
 
 let agent: AgentProcess;
 let echo: MeshServer;
@@ -65,4 +67,26 @@ test('HTTP over the mesh: http.Agent and undici dispatcher', async () => {
   const res = await undiciRequest('http://web.backend.t/u', { method: 'POST', body: 'x', dispatcher });
   assert.equal(await res.body.text(), 'hello POST /u');
   await dispatcher.close();
+});
+
+/** Runs `weft connect` with `input` on stdin; resolves with stdout, stderr and the exit code. */
+function weftConnect(args: string[], input: string): Promise<{ out: string; err: string; code: number | null }> {
+  const child = spawn(process.execPath, [CLI, 'connect', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  child.stdin.end(input);
+  return new Promise((resolve) => child.once('close', (code) => resolve({ out, err, code })));
+}
+
+test('weft connect: stdin → service → stdout; the meshlet found from the config; errors name the reply', async () => {
+  const ok = await weftConnect(['echo.backend.t', '--config', agent.configFile], 'netcat-like\n');
+  assert.equal(ok.code, 0, ok.err);
+  assert.equal(ok.out, 'netcat-like\n');
+  const asApp = await weftConnect(['echo.backend.t', '--config', agent.configFile, '--as', 'app.t'], 'as app');
+  assert.equal(asApp.out, 'as app');
+  const denied = await weftConnect(['x.hidden.t', '--socket', clientSocket], '');
+  assert.equal(denied.code, 1);
+  assert.match(denied.err, /WEFT-A011.*FORBIDDEN/);
 });

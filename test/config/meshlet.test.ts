@@ -51,6 +51,8 @@ test('idleTimeout: Go durations, 0 disables, negative and unitless rejected', ()
   expectError(() => parse(doc({ idleTimeout: '-1m' })), 'WEFT-A001', 'spec.idleTimeout', /not negative/);
   expectError(() => parse(doc({ idleTimeout: '90' })), 'WEFT-A001', 'spec.idleTimeout', /missing unit/);
   expectError(() => parse(doc({ idleTimeout: 90 })), 'WEFT-A001', 'spec.idleTimeout', /Go duration/);
+  assert.equal(parse(doc({ idleTimeout: '596h' })).idleTimeoutMs, 596 * 3_600_000);
+  expectError(() => parse(doc({ idleTimeout: '1000h' })), 'WEFT-A001', 'spec.idleTimeout', /at most 596h31m23\.647s/);
 });
 
 test('uses: exact IDs and whole-part wildcards only', () => {

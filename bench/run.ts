@@ -6,6 +6,7 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   frame: () => import('./frame.js'),
   handshake: () => import('./handshake.js'),
   'service-table': () => import('./service-table.js'),
+  agent: () => import('./agent.js'),
 };
 
 const wanted = process.argv.slice(2);

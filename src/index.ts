@@ -4,3 +4,6 @@ export * from './sdk/index.js';
 export * as kernel from './kernel/index.js';
 export { MetricsRegistry, Counter, Gauge, Histogram, PROMETHEUS_CONTENT_TYPE, DEFAULT_BUCKETS } from './admin/metrics.js';
 export { WeftError, ERRORS, explain, type ErrorCode, type ErrorSpec, type Severity } from './errors.js';
+export { Agent, type AgentOptions, type ReloadResult } from './agent/agent.js';
+export { LocalSocketUpstream, UpstreamError, type Upstream, type UpstreamFailure, type ClientIdentity } from './agent/upstream.js';
+export { parseDuration, formatDuration, durationMs } from './config/duration.js';

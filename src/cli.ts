@@ -25,6 +25,7 @@ import { durationMs, parseDuration } from './config/duration.js';
 import { loadMeshlets } from './config/load-meshlets.js';
 import type { MeshletSpec } from './config/meshlet.js';
 import { WeftError, explain } from './errors.js';
+import { WEFT_VERSION } from './version.js';
 
 const USAGE = `usage:
   weft agent [--config FILE]
@@ -47,7 +48,7 @@ function readConfig(file: string | undefined): AgentConfig {
 
 function banner(config: AgentConfig, adminUrl: string, agent: Agent): string {
   const lines = [
-    `weft agent ${process.version} pid ${process.pid}`,
+    `weft agent ${WEFT_VERSION} (node ${process.version}) pid ${process.pid}`,
     `  config       ${config.source}`,
     `  socket root  ${config.socketRoot}`,
     `  admin        ${adminUrl}  (/healthz /readyz /metrics /meshlets /services /config)`,

@@ -48,6 +48,12 @@ export const ERRORS = {
     cause: 'A kernel task on the Piscina worker pool threw or its worker exited.',
     remediation: 'Check the log for the worker error; the pool replaces dead workers, the batch can be retried inline.',
   },
+  'WEFT-G001': {
+    severity: 'error',
+    title: 'could not join the gossip cluster',
+    cause: 'None of the given addresses answered the join push-pull: wrong addresses or port, the peers are down, a firewall drops TCP to the gossip port, or the cluster secret differs.',
+    remediation: 'Check the join addresses and that TCP and UDP reach the gossip port on at least one of them; the error details list each address and its failure.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

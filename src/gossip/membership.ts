@@ -398,25 +398,29 @@ export class Membership {
     const incarnation = target.incarnation;
     let acked = false;
     let direct = true;
-    let nacks = 0;
-    let expectedNacks = 0;
+    /** Answers (relayed acks or nacks) from the members asked to probe indirectly. */
+    let helperAnswers = 0;
+    let helpers = 0;
     let indirectTimer: TimerHandle | undefined;
-    const done = (delta: number) => {
+    const finish = () => {
       this.acks.delete(seq);
       this.cancel(indirectTimer);
       this.cancel(deadline);
-      this.awareness.apply(delta);
     };
     this.acks.set(seq, {
       onAck: () => {
-        if (acked) return;
+        if (direct) {
+          // A direct ack in time proves our own health as well as the target's.
+          acked = true;
+          finish();
+          this.awareness.apply(-1);
+          return;
+        }
         acked = true;
-        // A direct ack proves our own health; an indirect one only the target's.
-        if (direct) done(-1);
-        else done(0);
+        helperAnswers++;
       },
       onNack: () => {
-        nacks++;
+        helperAnswers++;
       },
     });
 
@@ -430,19 +434,18 @@ export class Membership {
 
     indirectTimer = this.after(timeout, () => {
       indirectTimer = undefined;
-      if (acked) return;
       direct = false;
       this.stats.indirectProbes++;
-      const helpers = this.randomMembers(c.indirectChecks, (r) => r !== target && r.state === 'alive');
-      expectedNacks = helpers.length;
+      const peers = this.randomMembers(c.indirectChecks, (r) => r !== target && r.state === 'alive');
+      helpers = peers.length;
       const req = encodeMessage({ type: MessageType.PingReq, seq, targetId: target.id, targetAddress: target.address, wantNack: true });
-      for (const h of helpers) this.send(h.address, [req]);
+      for (const h of peers) this.send(h.address, [req]);
       if (c.reliablePingFallback) {
         const body = encodeRequest(this.id, encodeMessage({ type: MessageType.Ping, seq, targetId: target.id }));
         this.transport.request(target.address, body, Math.max(1, interval - timeout)).then(
           (reply) => {
             const h = decodeRequestHeader(reply);
-            if (h.ok && h.value.body[0] === MessageType.Ack) this.acks.get(seq)?.onAck();
+            if (h.ok && h.value.body[0] === MessageType.Ack && this.acks.has(seq)) acked = true;
           },
           () => {},
         );
@@ -450,11 +453,12 @@ export class Membership {
     });
 
     const deadline = this.after(interval, () => {
+      finish();
+      // Lifeguard: helpers that were asked but did not answer point at *our* trouble;
+      // without helpers, a failed probe is the only evidence.
+      if (helpers > 0) this.awareness.apply(helpers - Math.min(helperAnswers, helpers));
+      else if (!acked) this.awareness.apply(1);
       if (acked) return;
-      this.acks.delete(seq);
-      this.cancel(indirectTimer);
-      // Lifeguard: peers that were asked but sent no nack point at *our* trouble.
-      done(expectedNacks > 0 ? expectedNacks - Math.min(nacks, expectedNacks) : 1);
       const r = this.records.get(target.id);
       if (r && r.incarnation === incarnation && isUp(r.state)) {
         this.suspectNode({ type: MessageType.Suspect, id: r.id, incarnation: r.incarnation, from: this.id });

@@ -1,13 +1,14 @@
 // `weft sim`: runs one simulator scenario and prints its report.
 //   weft sim --members 1000 --seed 42 --loss 0.1 --duration 1h --scenario converge|partition|pause|kill [--json]
 
+import { FAST_DETECTION } from '../gossip/membership-config.js';
 import { runScenario, type ScenarioName, type ScenarioOptions } from './scenario.js';
 
 const SCENARIOS: readonly ScenarioName[] = ['converge', 'partition', 'pause', 'kill'];
 
 const USAGE = `usage: weft sim [--scenario converge|partition|pause|kill] [--members N] [--seed S]
                 [--loss 0..1] [--latency MS] [--jitter MS] [--duration 1h|90s|500ms]
-                [--join-window DUR] [--partition DUR] [--pause DUR] [--json]`;
+                [--join-window DUR] [--partition DUR] [--pause DUR] [--profile lan|fast] [--json]`;
 
 /** Go-style durations: 1h30m, 90s, 250ms, or a plain number of milliseconds. */
 export function parseDuration(s: string): number | undefined {
@@ -49,6 +50,11 @@ export function parseSimArgs(argv: string[]): SimCliArgs | string {
     const num = Number(v);
     const dur = parseDuration(v);
     switch (flag) {
+      case '--profile':
+        if (v !== 'lan' && v !== 'fast') return `unknown profile ${v}\n${USAGE}`;
+        o.membership = v === 'fast' ? { ...FAST_DETECTION } : undefined;
+        if (!o.membership) delete o.membership;
+        break;
       case '--scenario':
         if (!SCENARIOS.includes(v as ScenarioName)) return `unknown scenario ${v}\n${USAGE}`;
         o.scenario = v as ScenarioName;
@@ -108,7 +114,7 @@ export async function runSimCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const lines = [
-    `scenario        ${r.scenario}  members ${r.members}  seed ${r.seed}  loss ${r.loss}`,
+    `scenario        ${r.scenario}  members ${r.members}  seed ${r.seed}  loss ${r.loss}  profile ${parsed.options.membership ? 'fast' : 'lan'}`,
     `converged       ${ms(r.convergedMs)}`,
   ];
   if (r.detection) lines.push(`detected        first ${ms(r.detection.firstMs)}, all ${ms(r.detection.allMs)}`);

@@ -106,7 +106,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<SimReport> {
     members: n,
     seed: o.seed,
     loss: o.loss,
-    convergedMs: convergedAt,
+    convergedMs: convergedAt === null ? null : round(convergedAt),
     detection: null,
     healConvergedMs: null,
     pause: null,
@@ -127,7 +127,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<SimReport> {
     await sched.run(killedAt + o.convergeTimeoutMs, () => cluster.allDetection.has(id));
     const first = cluster.firstDetection.get(id);
     const all = cluster.allDetection.get(id);
-    report.detection = { firstMs: first === undefined ? null : first - killedAt, allMs: all === undefined ? null : all - killedAt };
+    report.detection = { firstMs: first === undefined ? null : round(first - killedAt), allMs: all === undefined ? null : round(all - killedAt) };
   } else if (o.scenario === 'pause') {
     await sched.run(sched.now + o.settleMs);
     const id = cluster.processes[victim].membership.id;
@@ -152,7 +152,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<SimReport> {
     const healedAt = sched.now;
     cluster.network.heal();
     const at = await convergedBy(healedAt + o.convergeTimeoutMs);
-    report.healConvergedMs = at === null ? null : at - healedAt;
+    report.healConvergedMs = at === null ? null : round(at - healedAt);
   }
 
   // Steady state until the requested duration.

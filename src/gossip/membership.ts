@@ -12,8 +12,7 @@ import {
   decodeRequestHeader,
   encodeMessage,
   encodePacket,
-  encodePushPullEntries,
-  encodePushPullEntry,
+  encodePushPullRequest,
   entryState,
   readPushPullEntry,
   splitPushPull,
@@ -77,9 +76,8 @@ interface MemberRecord {
   /** Clock time of the last state change. */
   changedAt: number;
   suspicion: Suspicion | undefined;
-  /** Cached public view and push-pull entry, rebuilt after a change. */
+  /** Cached public view, rebuilt after a change. */
   view: Member | undefined;
-  entry: Uint8Array | undefined;
   inRing: boolean;
 }
 
@@ -161,7 +159,6 @@ export class Membership {
       changedAt: this.clock.now(),
       suspicion: undefined,
       view: undefined,
-      entry: undefined,
       inRing: false,
     };
     // Encodes once here so a bad name, address or metadata fails at construction.
@@ -656,8 +653,7 @@ export class Membership {
         changedAt: this.clock.now(),
         suspicion: undefined,
         view: undefined,
-        entry: undefined,
-        inRing: true,
+          inRing: true,
       };
       this.records.set(a.id, r);
       if (!this.byKey.has(r.high >>> 2)) this.byKey.set(r.high >>> 2, r);
@@ -809,13 +805,8 @@ export class Membership {
   }
 
   private encodeLocalState(join: boolean): Uint8Array {
-    const entries: Uint8Array[] = [];
-    for (const r of this.records.values()) {
-      if (!r.entry) r.entry = encodePushPullEntry({ id: r.id, name: r.name, address: r.address, incarnation: r.incarnation, state: r.state, meta: r.meta });
-      entries.push(r.entry);
-    }
     const userState = this.delegate ? this.delegate.localState(join) : EMPTY;
-    return encodeRequest(this.id, encodePushPullEntries(join, entries, userState));
+    return encodePushPullRequest(this.id, join, this.records.values(), userState);
   }
 
   private async pushPull(address: Address, join: boolean): Promise<void> {
@@ -926,10 +917,9 @@ export class Membership {
   }
 }
 
-/** Drops a record's cached encodings after a change. */
+/** Drops a record's cached view after a change. */
 function touch(r: MemberRecord): void {
   r.view = undefined;
-  r.entry = undefined;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -163,14 +163,17 @@ function utf8(s: string): Uint8Array {
   return out;
 }
 
+/** A flat string from short field bytes (ASCII fast path; concatenation would build a tree of cons strings). */
 function readString(b: Uint8Array, o: number, n: number): string {
-  let s = '';
-  for (let i = 0; i < n; i++) {
-    const c = b[o + i];
-    if (c >= 128) return utf8Decoder.decode(b.subarray(o, o + n));
-    s += String.fromCharCode(c);
-  }
-  return s;
+  const view = b.subarray(o, o + n);
+  for (let i = 0; i < n; i++) if (view[i] >= 128) return utf8Decoder.decode(view);
+  return String.fromCharCode.apply(null, view as unknown as number[]);
+}
+
+/** Empty metadata shares one array: most members carry none, and a cluster holds N² records. */
+const NO_META = new Uint8Array(0);
+function readMeta(b: Uint8Array, o: number, n: number): Uint8Array {
+  return n === 0 ? NO_META : b.slice(o, o + n);
 }
 
 function stateCode(s: MemberState): number {
@@ -332,6 +335,62 @@ export function encodePushPullEntries(join: boolean, entries: readonly Uint8Arra
   return b;
 }
 
+/** Bytes of a string's UTF-8 form, and whether it is ASCII (written byte per char). */
+function utf8Length(str: string): number {
+  for (let i = 0; i < str.length; i++) if (str.charCodeAt(i) >= 128) return utf8Encoder.encode(str).length;
+  return str.length;
+}
+
+function writeString(b: Uint8Array, o: number, str: string, n: number): number {
+  b[o++] = n;
+  if (n === str.length) {
+    for (let i = 0; i < n; i++) b[o + i] = str.charCodeAt(i);
+  } else {
+    utf8Encoder.encodeInto(str, b.subarray(o, o + n));
+  }
+  return o + n;
+}
+
+/**
+ * A whole push-pull request/response (header + body) written in one buffer
+ * straight from the member states, without per-entry arrays.
+ */
+export function encodePushPullRequest(senderId: string, join: boolean, members: Iterable<PushPullState>, userState: Uint8Array): Uint8Array {
+  const list = Array.isArray(members) ? (members as PushPullState[]) : [...members];
+  const lens = new Int32Array(list.length * 2);
+  let size = REQUEST_HEADER_BYTES + 1 + 1 + 4 + 4 + userState.length;
+  for (let i = 0; i < list.length; i++) {
+    const st = list[i];
+    const nl = utf8Length(st.name);
+    const al = utf8Length(st.address);
+    if (nl > MAX_STRING_BYTES || al > MAX_STRING_BYTES) throw new RangeError(`string field over ${MAX_STRING_BYTES} bytes`);
+    if (st.meta.length > MAX_META_BYTES) throw new RangeError(`member metadata over ${MAX_META_BYTES} bytes`);
+    lens[2 * i] = nl;
+    lens[2 * i + 1] = al;
+    size += ID_BYTES + 4 + 1 + 1 + nl + 1 + al + 2 + st.meta.length;
+  }
+  const b = new Uint8Array(size);
+  b[0] = WIRE_VERSION;
+  let o = writeId(b, 1, senderId);
+  b[o++] = MessageType.PushPull;
+  b[o++] = join ? 1 : 0;
+  o = u32(b, o, list.length);
+  for (let i = 0; i < list.length; i++) {
+    const st = list[i];
+    o = u32(b, writeId(b, o, st.id), st.incarnation);
+    b[o++] = stateCode(st.state);
+    o = writeString(b, o, st.name, lens[2 * i]);
+    o = writeString(b, o, st.address, lens[2 * i + 1]);
+    b[o++] = st.meta.length >>> 8;
+    b[o++] = st.meta.length & 255;
+    b.set(st.meta, o);
+    o += st.meta.length;
+  }
+  o = u32(b, o, userState.length);
+  b.set(userState, o);
+  return b;
+}
+
 export function encodePushPull(m: Omit<PushPullMessage, 'type'>): Uint8Array {
   return encodePushPullEntries(m.join, m.members.map(encodePushPullEntry), m.userState);
 }
@@ -381,7 +440,7 @@ export function decodeMessage(b: Uint8Array, o: number, end: number): DecodeResu
       if (p + mlen !== end) return fail('alive: bad length');
       return {
         ok: true,
-        value: { type, id: readId(b, o + 1), incarnation: readU32(b, o + 1 + ID_BYTES), name, address, meta: b.slice(p, end) },
+        value: { type, id: readId(b, o + 1), incarnation: readU32(b, o + 1 + ID_BYTES), name, address, meta: readMeta(b, p, end - p) },
       };
     }
     case MessageType.Suspect:
@@ -540,7 +599,7 @@ export function readPushPullEntry(b: Uint8Array, o: number): PushPullState {
   o += alen;
   const mlen = (b[o] << 8) | b[o + 1];
   o += 2;
-  return { id, incarnation, state, name, address, meta: b.slice(o, o + mlen) };
+  return { id, incarnation, state, name, address, meta: readMeta(b, o, mlen) };
 }
 
 export function decodePushPull(b: Uint8Array, maxMembers = MAX_PUSH_PULL_MEMBERS): DecodeResult<PushPullMessage> {

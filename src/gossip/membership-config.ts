@@ -73,7 +73,7 @@ export const LAN_DEFAULTS: Omit<MembershipConfig, 'name' | 'id' | 'meta'> = {
   gossipNodes: 3,
   gossipToTheDeadMs: 30_000,
   pushPullIntervalMs: 30_000,
-  postJoinSyncs: 2,
+  postJoinSyncs: 3,
   postJoinSyncMs: 1000,
   requestTimeoutMs: 10_000,
   reliablePingFallback: true,

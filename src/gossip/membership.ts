@@ -7,6 +7,7 @@ import {
   MessageType,
   MESSAGE_FRAME_OVERHEAD,
   MAX_MESSAGES_PER_PACKET,
+  MAX_META_BYTES,
   PACKET_HEADER_BYTES,
   decodeMessage,
   decodeRequestHeader,
@@ -295,6 +296,7 @@ export class Membership {
 
   /** Changes this member's metadata and broadcasts it (a new incarnation). */
   updateMeta(meta: Uint8Array): void {
+    if (meta.length > MAX_META_BYTES) throw new RangeError(`member metadata over ${MAX_META_BYTES} bytes`);
     const s = this.self;
     s.meta = meta.slice();
     s.incarnation++;

@@ -479,13 +479,6 @@ export function splitPacket(b: Uint8Array): DecodeResult<{ senderId: string; fra
   return { ok: true, value: { senderId: readId(b, 1), frames } };
 }
 
-/** Subject id and incarnation of an alive/suspect/dead message, read without decoding the rest; undefined for other types or short frames. */
-export function peekSubject(b: Uint8Array, o: number, end: number): { id: string; incarnation: number } | undefined {
-  const t = b[o];
-  if ((t !== MessageType.Alive && t !== MessageType.Suspect && t !== MessageType.Dead) || end - o < 1 + ID_BYTES + 4 || end > b.length) return undefined;
-  return { id: readId(b, o + 1), incarnation: readU32(b, o + 1 + ID_BYTES) };
-}
-
 /**
  * The two 32-bit words of an id, for lookups that must not build the id
  * string: `idHighWord >>> 2` is a small integer (a fast Map key) and callers

@@ -131,6 +131,11 @@ export const ERRORS = {
     title: 'agent socket unreachable',
     cause: 'The client socket of the meshlet is missing or nobody listens on it: the agent is not running or uses another socket root.',
     remediation: 'Start `weft agent` (with the same --config), or pass --socket / --socket-root.',
+  'WEFT-G001': {
+    severity: 'error',
+    title: 'could not join the gossip cluster',
+    cause: 'None of the given addresses answered the join push-pull: wrong addresses or port, the peers are down, a firewall drops TCP to the gossip port, or the cluster secret differs.',
+    remediation: 'Check the join addresses and that TCP and UDP reach the gossip port on at least one of them; the error details list each address and its failure.',
   },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -1,0 +1,931 @@
+// SWIM membership and failure detection with Lifeguard's refinements, over any
+// Transport, Clock and Random (the real UDP/TCP stack or the simulator). See
+// docs/gossip-membership.md for the protocol; names follow memberlist where
+// the idea is the same.
+
+import {
+  MessageType,
+  MESSAGE_FRAME_OVERHEAD,
+  MAX_MESSAGES_PER_PACKET,
+  MAX_META_BYTES,
+  PACKET_HEADER_BYTES,
+  decodeMessage,
+  decodeRequestHeader,
+  encodeMessage,
+  encodePacket,
+  encodePushPullRequest,
+  entryState,
+  readPushPullEntry,
+  splitPushPull,
+  ENTRY_INCARNATION_OFFSET,
+  type SplitPushPull,
+  encodeRequest,
+  isValidId,
+  idHighWord,
+  idHighWordAt,
+  idLowWord,
+  idLowWordAt,
+  readU32At,
+  splitPacket,
+  SUBJECT_ID_OFFSET,
+  SUBJECT_INCARNATION_OFFSET,
+  type AliveMessage,
+  type DeadMessage,
+  type MembershipMessage,
+  type SuspectMessage,
+} from './messages.js';
+import { resolveConfig, pushPullScale, retransmitLimit, type MembershipConfig, type MembershipOptions } from './membership-config.js';
+import { Awareness } from './swim-awareness.js';
+import { BroadcastQueue } from './swim-broadcasts.js';
+import { Suspicion, suspicionMinTimeout } from './swim-suspicion.js';
+import type { Address, Clock, GossipDelegate, Member, MemberState, MembershipEvent, Random, TimerHandle, Transport } from './types.js';
+import { WeftError } from '../errors.js';
+
+export interface MembershipDeps {
+  transport: Transport;
+  clock: Clock;
+  random: Random;
+  delegate?: GossipDelegate;
+}
+
+export type MembershipListener = (event: MembershipEvent) => void;
+
+/** Counters for tests, the simulator and the admin API. */
+export interface MembershipStats {
+  packetsSent: number;
+  bytesSent: number;
+  packetsReceived: number;
+  bytesReceived: number;
+  /** Datagrams or messages dropped because they did not decode. */
+  malformed: number;
+  probes: number;
+  indirectProbes: number;
+  refutes: number;
+  pushPulls: number;
+}
+
+interface MemberRecord {
+  readonly id: string;
+  /** The id's two 32-bit words: gossip about this member is recognised without building id strings. */
+  readonly high: number;
+  readonly low: number;
+  name: string;
+  address: Address;
+  incarnation: number;
+  state: MemberState;
+  meta: Uint8Array;
+  /** Clock time of the last state change. */
+  changedAt: number;
+  suspicion: Suspicion | undefined;
+  /** Cached public view, rebuilt after a change. */
+  view: Member | undefined;
+  inRing: boolean;
+}
+
+interface AckWaiter {
+  onAck(): void;
+  onNack(): void;
+}
+
+const EMPTY = new Uint8Array(0);
+
+function isUp(s: MemberState): boolean {
+  return s === 'alive' || s === 'suspect';
+}
+
+export class Membership {
+  readonly config: MembershipConfig;
+  readonly id: string;
+  readonly stats: MembershipStats = {
+    packetsSent: 0,
+    bytesSent: 0,
+    packetsReceived: 0,
+    bytesReceived: 0,
+    malformed: 0,
+    probes: 0,
+    indirectProbes: 0,
+    refutes: 0,
+    pushPulls: 0,
+  };
+
+  private readonly transport: Transport;
+  private readonly clock: Clock;
+  private readonly random: Random;
+  private readonly delegate: GossipDelegate | undefined;
+  private readonly awareness: Awareness;
+  private readonly queue: BroadcastQueue;
+  private readonly listeners: MembershipListener[] = [];
+
+  private readonly records = new Map<string, MemberRecord>();
+  /** The same records by (high word >>> 2), a small-integer key; both words are compared on lookup. */
+  private readonly byKey = new Map<number, MemberRecord>();
+  private readonly self: MemberRecord;
+  /** Members other than self, in probe order (shuffled at each wrap). */
+  private ring: MemberRecord[] = [];
+  private probeIndex = 0;
+  /** Members in state dead or left, for the reaper and the dead-retry. */
+  private readonly down = new Set<MemberRecord>();
+  /** Ids reaped recently, with their last incarnation: stale gossip must not resurrect them. */
+  private readonly tombstones = new Map<string, { incarnation: number; until: number }>();
+  /** alive + suspect, self included. */
+  private upCount = 1;
+
+  private readonly acks = new Map<number, AckWaiter>();
+  private seq = 0;
+  private readonly timers = new Set<TimerHandle>();
+  private readonly joinAddresses = new Set<Address>();
+  private started = false;
+  private stopped = false;
+  private leaving = false;
+
+  constructor(deps: MembershipDeps, options: MembershipOptions) {
+    this.config = resolveConfig(options);
+    this.transport = deps.transport;
+    this.clock = deps.clock;
+    this.random = deps.random;
+    this.delegate = deps.delegate;
+    this.awareness = new Awareness(this.config.awarenessMaxMultiplier);
+    this.queue = new BroadcastQueue(this.config.maxQueuedBroadcasts);
+    this.id = this.config.id ?? this.randomId();
+    if (!isValidId(this.id)) throw new RangeError('membership id must be 16 lowercase hex characters');
+    this.self = {
+      id: this.id,
+      high: idHighWord(this.id),
+      low: idLowWord(this.id),
+      name: this.config.name,
+      address: this.transport.localAddress,
+      incarnation: 0,
+      state: 'alive',
+      meta: this.config.meta ?? EMPTY,
+      changedAt: this.clock.now(),
+      suspicion: undefined,
+      view: undefined,
+      inRing: false,
+    };
+    // Encodes once here so a bad name, address or metadata fails at construction.
+    encodeMessage(this.aliveOf(this.self));
+    this.records.set(this.id, this.self);
+    this.transport.onPacket((from, data) => this.handlePacket(from, data));
+    this.transport.onRequest((from, data) => this.handleRequest(from, data));
+  }
+
+  // ------------------------------------------------------------------ public API
+
+  /** Starts probing, gossip and anti-entropy (idempotent; join() calls it). */
+  start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    this.queue.push(this.id, encodeMessage(this.aliveOf(this.self)));
+    const c = this.config;
+    // Random phases so members started together do not tick in lockstep.
+    this.every(() => this.awareness.scale(c.probeIntervalMs), () => this.probeTick(), this.random.float() * c.probeIntervalMs);
+    this.every(() => c.gossipIntervalMs, () => this.gossipTick(), this.random.float() * c.gossipIntervalMs);
+    this.every(() => pushPullScale(c.pushPullIntervalMs, this.upCount), () => this.pushPullTick(), this.random.float() * c.pushPullIntervalMs);
+    this.every(() => c.deadRetryIntervalMs, () => this.deadRetryTick(), this.random.float() * c.deadRetryIntervalMs);
+    this.every(() => c.probeIntervalMs, () => this.reapTick(), c.probeIntervalMs);
+  }
+
+  /**
+   * Joins a cluster through any of `addresses` (a full-state push-pull with
+   * each); resolves with how many answered, rejects if none did.
+   */
+  async join(addresses: readonly Address[]): Promise<number> {
+    this.start();
+    let ok = 0;
+    const errors: string[] = [];
+    await Promise.all(
+      addresses.map(async (a) => {
+        if (a === this.self.address) return;
+        this.joinAddresses.add(a);
+        try {
+          await this.pushPull(a, true);
+          ok++;
+        } catch (e) {
+          errors.push(`${a}: ${(e as Error).message}`);
+        }
+      }),
+    );
+    if (ok === 0 && addresses.some((a) => a !== this.self.address)) {
+      throw new WeftError('WEFT-G001', errors.join('; '), { addresses: [...addresses] });
+    }
+    this.schedulePostJoinSyncs();
+    return ok;
+  }
+
+  private schedulePostJoinSyncs(): void {
+    let delay = this.config.postJoinSyncMs;
+    let at = 0;
+    for (let i = 0; i < this.config.postJoinSyncs; i++) {
+      at += delay;
+      delay *= 2;
+      this.after(at, () => this.pushPullTick());
+    }
+  }
+
+  /** Broadcasts that this member leaves and waits (up to leaveTimeoutMs) for the news to spread. */
+  async leave(timeoutMs = this.config.leaveTimeoutMs): Promise<void> {
+    if (this.leaving || this.stopped) return;
+    this.leaving = true;
+    this.deadNode({ type: MessageType.Dead, id: this.id, incarnation: this.self.incarnation, from: this.id });
+    if (this.upCount <= 1) return;
+    const deadline = this.clock.now() + timeoutMs;
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        if (this.stopped || !this.queue.has(this.id) || this.clock.now() >= deadline) resolve();
+        else this.clock.setTimeout(check, Math.min(this.config.gossipIntervalMs, Math.max(1, deadline - this.clock.now())));
+      };
+      check();
+    });
+  }
+
+  /** Stops every timer; the transport stays open (see shutdown). */
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers) this.clock.clearTimeout(t);
+    this.timers.clear();
+    for (const r of this.records.values()) r.suspicion?.cancel();
+    this.acks.clear();
+    this.queue.clear();
+  }
+
+  /** stop() and close the transport. */
+  async shutdown(): Promise<void> {
+    this.stop();
+    await this.transport.close();
+  }
+
+  /** Registers a listener for membership events; returns a function that removes it. */
+  onEvent(listener: MembershipListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  get localMember(): Member {
+    return this.viewOf(this.self);
+  }
+
+  /** Members alive or suspect, self included. */
+  members(): Member[] {
+    const out: Member[] = [];
+    for (const r of this.records.values()) if (isUp(r.state)) out.push(this.viewOf(r));
+    return out;
+  }
+
+  /** Every known member, including dead and left ones not yet reaped. */
+  allMembers(): Member[] {
+    return [...this.records.values()].map((r) => this.viewOf(r));
+  }
+
+  member(id: string): Member | undefined {
+    const r = this.records.get(id);
+    return r ? this.viewOf(r) : undefined;
+  }
+
+  /** Members alive or suspect, self included (memberlist's NumMembers). */
+  get size(): number {
+    return this.upCount;
+  }
+
+  /** Lifeguard's local health score: 0 is healthy, up to awarenessMaxMultiplier - 1. */
+  get health(): number {
+    return this.awareness.health;
+  }
+
+  /** Changes this member's metadata and broadcasts it (a new incarnation). */
+  updateMeta(meta: Uint8Array): void {
+    if (meta.length > MAX_META_BYTES) throw new RangeError(`member metadata over ${MAX_META_BYTES} bytes`);
+    const s = this.self;
+    s.meta = meta.slice();
+    s.incarnation++;
+    touch(s);
+    this.queue.push(this.id, encodeMessage(this.aliveOf(s)));
+  }
+
+  /** Sends a user message to one member as a best-effort datagram; false if the member is unknown or it does not fit. */
+  sendUserMessage(id: string, data: Uint8Array): boolean {
+    const r = this.records.get(id);
+    if (!r || r === this.self || this.stopped) return false;
+    const msg = encodeMessage({ type: MessageType.User, data });
+    if (PACKET_HEADER_BYTES + MESSAGE_FRAME_OVERHEAD + msg.length > this.config.maxPacketBytes) return false;
+    this.send(r.address, [msg]);
+    return true;
+  }
+
+  /** Sends a user message over the reliable channel; resolves when the member has handled it. */
+  async sendUserMessageReliable(id: string, data: Uint8Array): Promise<void> {
+    const r = this.records.get(id);
+    if (!r || r === this.self) throw new RangeError(`unknown member ${id}`);
+    const reply = await this.transport.request(r.address, encodeRequest(this.id, encodeMessage({ type: MessageType.User, data })), this.config.requestTimeoutMs);
+    const h = decodeRequestHeader(reply);
+    if (!h.ok || h.value.body[0] !== MessageType.Ack) throw new Error('user message was not acknowledged');
+  }
+
+  // ------------------------------------------------------------------ timers
+
+  private every(interval: () => number, fn: () => void, firstDelay: number): void {
+    const arm = (delay: number) => {
+      const h = this.clock.setTimeout(() => {
+        this.timers.delete(h);
+        if (this.stopped) return;
+        fn();
+        if (!this.stopped) arm(interval());
+      }, delay);
+      this.timers.add(h);
+    };
+    arm(firstDelay);
+  }
+
+  private after(ms: number, fn: () => void): TimerHandle {
+    const h = this.clock.setTimeout(() => {
+      this.timers.delete(h);
+      if (!this.stopped) fn();
+    }, ms);
+    this.timers.add(h);
+    return h;
+  }
+
+  private cancel(h: TimerHandle | undefined): void {
+    if (h === undefined) return;
+    this.clock.clearTimeout(h);
+    this.timers.delete(h);
+  }
+
+  // ------------------------------------------------------------------ probing
+
+  private probeTick(): void {
+    if (this.leaving) return;
+    const n = this.ring.length;
+    for (let checked = 0; checked <= n; checked++) {
+      if (this.probeIndex >= this.ring.length) {
+        this.shuffleRing();
+        this.probeIndex = 0;
+        if (this.ring.length === 0) return;
+      }
+      const r = this.ring[this.probeIndex++];
+      if (isUp(r.state)) {
+        this.probe(r);
+        return;
+      }
+    }
+  }
+
+  private shuffleRing(): void {
+    if (this.ring.some((r) => !r.inRing)) this.ring = this.ring.filter((r) => r.inRing);
+    const a = this.ring;
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = this.random.int(i + 1);
+      const t = a[i];
+      a[i] = a[j];
+      a[j] = t;
+    }
+  }
+
+  private nextSeq(): number {
+    this.seq = (this.seq + 1) >>> 0;
+    return this.seq;
+  }
+
+  private probe(target: MemberRecord): void {
+    this.stats.probes++;
+    const c = this.config;
+    const seq = this.nextSeq();
+    const interval = this.awareness.scale(c.probeIntervalMs);
+    const timeout = this.awareness.scale(c.probeTimeoutMs);
+    const incarnation = target.incarnation;
+    let acked = false;
+    let direct = true;
+    /** Answers (relayed acks or nacks) from the members asked to probe indirectly. */
+    let helperAnswers = 0;
+    let helpers = 0;
+    let indirectTimer: TimerHandle | undefined;
+    const finish = () => {
+      this.acks.delete(seq);
+      this.cancel(indirectTimer);
+      this.cancel(deadline);
+    };
+    this.acks.set(seq, {
+      onAck: () => {
+        if (direct) {
+          // A direct ack in time proves our own health as well as the target's.
+          acked = true;
+          finish();
+          this.awareness.apply(-1);
+          return;
+        }
+        acked = true;
+        helperAnswers++;
+      },
+      onNack: () => {
+        helperAnswers++;
+      },
+    });
+
+    const ping = encodeMessage({ type: MessageType.Ping, seq, targetId: target.id });
+    // Buddy system: a suspected member hears about its suspicion with the probe itself.
+    if (target.state === 'suspect') {
+      this.send(target.address, [ping, encodeMessage({ type: MessageType.Suspect, id: target.id, incarnation: target.incarnation, from: this.id })]);
+    } else {
+      this.send(target.address, [ping]);
+    }
+
+    indirectTimer = this.after(timeout, () => {
+      indirectTimer = undefined;
+      direct = false;
+      this.stats.indirectProbes++;
+      const peers = this.randomMembers(c.indirectChecks, (r) => r !== target && r.state === 'alive');
+      helpers = peers.length;
+      const req = encodeMessage({ type: MessageType.PingReq, seq, targetId: target.id, targetAddress: target.address, wantNack: true });
+      for (const h of peers) this.send(h.address, [req]);
+      if (c.reliablePingFallback) {
+        const body = encodeRequest(this.id, encodeMessage({ type: MessageType.Ping, seq, targetId: target.id }));
+        this.transport.request(target.address, body, Math.max(1, interval - timeout)).then(
+          (reply) => {
+            const h = decodeRequestHeader(reply);
+            if (h.ok && h.value.body[0] === MessageType.Ack && this.acks.has(seq)) acked = true;
+          },
+          () => {},
+        );
+      }
+    });
+
+    const deadline = this.after(interval, () => {
+      finish();
+      // Lifeguard: helpers that were asked but did not answer point at *our* trouble;
+      // without helpers, a failed probe is the only evidence.
+      if (helpers > 0) this.awareness.apply(helpers - Math.min(helperAnswers, helpers));
+      else if (!acked) this.awareness.apply(1);
+      if (acked) return;
+      const r = this.records.get(target.id);
+      if (r && r.incarnation === incarnation && isUp(r.state)) {
+        this.suspectNode({ type: MessageType.Suspect, id: r.id, incarnation: r.incarnation, from: this.id });
+      }
+    });
+  }
+
+  /** Up to k distinct members (self excluded) passing `filter`, chosen at random. */
+  private randomMembers(k: number, filter: (r: MemberRecord) => boolean): MemberRecord[] {
+    const out: MemberRecord[] = [];
+    const n = this.ring.length;
+    if (n === 0 || k <= 0) return out;
+    for (let tries = 0; tries < 3 * n && out.length < k; tries++) {
+      const r = this.ring[this.random.int(n)];
+      if (!r.inRing || !filter(r) || out.includes(r)) continue;
+      out.push(r);
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ gossip
+
+  private gossipTick(): void {
+    const now = this.clock.now();
+    const toDead = this.config.gossipToTheDeadMs;
+    const targets = this.randomMembers(this.config.gossipNodes, (r) => isUp(r.state) || (r.state === 'dead' && now - r.changedAt < toDead));
+    for (const t of targets) {
+      const msgs: Uint8Array[] = [];
+      this.piggyback(msgs, PACKET_HEADER_BYTES);
+      if (msgs.length === 0) return;
+      this.sendRaw(t.address, msgs);
+    }
+  }
+
+  /** Appends queued membership updates, then the delegate's broadcasts, into the space left after `used` bytes. */
+  private piggyback(msgs: Uint8Array[], used: number): void {
+    const c = this.config;
+    const limit = retransmitLimit(c.retransmitMult, this.upCount);
+    used += this.queue.take(c.maxPacketBytes - used, limit, msgs, MAX_MESSAGES_PER_PACKET);
+    if (!this.delegate || msgs.length >= MAX_MESSAGES_PER_PACKET) return;
+    const overhead = MESSAGE_FRAME_OVERHEAD + 1;
+    const space = c.maxPacketBytes - used;
+    if (space <= overhead) return;
+    for (const data of this.delegate.takeBroadcasts(overhead, space)) {
+      if (msgs.length >= MAX_MESSAGES_PER_PACKET || used + overhead + data.length > c.maxPacketBytes) break;
+      const m = new Uint8Array(1 + data.length);
+      m[0] = MessageType.User;
+      m.set(data, 1);
+      msgs.push(m);
+      used += overhead + data.length;
+    }
+  }
+
+  /** Sends `first` messages plus whatever piggybacked updates fit. */
+  private send(to: Address, first: Uint8Array[]): void {
+    let used = PACKET_HEADER_BYTES;
+    for (const m of first) used += MESSAGE_FRAME_OVERHEAD + m.length;
+    const msgs = first.slice();
+    this.piggyback(msgs, used);
+    this.sendRaw(to, msgs);
+  }
+
+  private sendRaw(to: Address, msgs: Uint8Array[]): void {
+    const p = encodePacket(this.id, msgs);
+    this.stats.packetsSent++;
+    this.stats.bytesSent += p.length;
+    this.transport.sendPacket(to, p);
+  }
+
+  // ------------------------------------------------------------------ receiving
+
+  private handlePacket(from: Address, data: Uint8Array): void {
+    if (this.stopped) return;
+    this.stats.packetsReceived++;
+    this.stats.bytesReceived += data.length;
+    const split = splitPacket(data);
+    if (!split.ok) {
+      this.stats.malformed++;
+      return;
+    }
+    const { senderId, frames } = split.value;
+    for (let i = 0; i < frames.length && !this.stopped; i += 2) {
+      const o = frames[i];
+      const end = frames[i + 1];
+      // Most gossip repeats news we already hold: skip it before decoding strings.
+      if (data[o] === MessageType.Alive && end - o > SUBJECT_INCARNATION_OFFSET + 4) {
+        const high = idHighWordAt(data, o + SUBJECT_ID_OFFSET);
+        const r = this.byKey.get(high >>> 2);
+        if (
+          r !== undefined &&
+          r !== this.self &&
+          r.high === high &&
+          r.low === idLowWordAt(data, o + SUBJECT_ID_OFFSET) &&
+          readU32At(data, o + SUBJECT_INCARNATION_OFFSET) <= r.incarnation
+        ) {
+          continue;
+        }
+      }
+      const m = decodeMessage(data, o, end);
+      if (!m.ok) {
+        this.stats.malformed++;
+        continue;
+      }
+      this.handleMessage(from, senderId, m.value, true);
+    }
+  }
+
+  private handleMessage(from: Address, senderId: string, m: MembershipMessage, viaGossip: boolean): void {
+    switch (m.type) {
+      case MessageType.Ping:
+        // A restarted process at the same address does not answer for its old self.
+        if (m.targetId === this.id) this.send(from, [encodeMessage({ type: MessageType.Ack, seq: m.seq })]);
+        return;
+      case MessageType.PingReq:
+        this.relayProbe(from, m.seq, m.targetId, m.targetAddress, m.wantNack);
+        return;
+      case MessageType.Ack:
+        this.acks.get(m.seq)?.onAck();
+        return;
+      case MessageType.Nack:
+        this.acks.get(m.seq)?.onNack();
+        return;
+      case MessageType.Alive:
+        this.aliveNode(m, 'gossip');
+        return;
+      case MessageType.Suspect:
+        this.suspectNode(m);
+        return;
+      case MessageType.Dead:
+        this.deadNode(m);
+        return;
+      case MessageType.User:
+        this.delegate?.onMessage(senderId, m.data);
+        return;
+    }
+  }
+
+  /** Probes `targetId` for a peer whose direct probe failed; acks back on success, nacks on timeout. */
+  private relayProbe(requester: Address, reqSeq: number, targetId: string, targetAddress: Address, wantNack: boolean): void {
+    // Prefer the address we know for that member; a request cannot redirect our pings elsewhere for a known member.
+    const known = this.records.get(targetId);
+    const addr = known ? known.address : targetAddress;
+    const seq = this.nextSeq();
+    let timer: TimerHandle | undefined;
+    this.acks.set(seq, {
+      onAck: () => {
+        this.acks.delete(seq);
+        this.cancel(timer);
+        this.send(requester, [encodeMessage({ type: MessageType.Ack, seq: reqSeq })]);
+      },
+      onNack: () => {},
+    });
+    timer = this.after(this.config.probeTimeoutMs, () => {
+      this.acks.delete(seq);
+      if (wantNack) this.send(requester, [encodeMessage({ type: MessageType.Nack, seq: reqSeq })]);
+    });
+    this.send(addr, [encodeMessage({ type: MessageType.Ping, seq, targetId })]);
+  }
+
+  // ------------------------------------------------------------------ state changes
+
+  /**
+   * `source` says where the news came from. A member new to us in a peer's
+   * push-pull table is old news to the cluster (it was gossiped when it
+   * joined), so it is not re-broadcast; the peer's own entry and contested
+   * states (a dead member alive again) are. Tombstones stop only gossip: a
+   * push-pull is direct contact with a live member or its view.
+   */
+  private aliveNode(a: AliveMessage, source: 'gossip' | 'peer' | 'peer-table'): void {
+    if (this.stopped) return;
+    if (a.id === this.id) {
+      // Someone holds a newer incarnation of us than we do (we restarted the counter? a stale refute?): outbid it.
+      if (a.incarnation > this.self.incarnation && !this.leaving) this.refute(a.incarnation);
+      return;
+    }
+    let r = this.records.get(a.id);
+    if (!r) {
+      const tomb = this.tombstones.get(a.id);
+      if (tomb && source === 'gossip' && a.incarnation <= tomb.incarnation) return;
+      if (a.address === this.self.address) {
+        // Only one process can own our address: this is our own previous life (memberlist#311).
+        this.queue.push(a.id, encodeMessage({ type: MessageType.Dead, id: a.id, incarnation: a.incarnation, from: this.id }));
+        return;
+      }
+      this.tombstones.delete(a.id);
+      r = {
+        id: a.id,
+        high: idHighWord(a.id),
+        low: idLowWord(a.id),
+        name: a.name,
+        address: a.address,
+        incarnation: a.incarnation,
+        state: 'alive',
+        meta: a.meta,
+        changedAt: this.clock.now(),
+        suspicion: undefined,
+        view: undefined,
+          inRing: true,
+      };
+      this.records.set(a.id, r);
+      if (!this.byKey.has(r.high >>> 2)) this.byKey.set(r.high >>> 2, r);
+      this.addToRing(r);
+      this.upCount++;
+      if (source !== 'peer-table') this.queue.push(a.id, encodeMessage(a));
+      this.emit('join', r);
+      return;
+    }
+    if (a.incarnation <= r.incarnation) return;
+    const was = r.state;
+    const metaChanged = !sameBytes(r.meta, a.meta) || r.name !== a.name || r.address !== a.address;
+    r.incarnation = a.incarnation;
+    r.name = a.name;
+    r.address = a.address;
+    r.meta = a.meta;
+    r.state = 'alive';
+    touch(r);
+    r.suspicion?.cancel();
+    r.suspicion = undefined;
+    if (was !== 'alive') r.changedAt = this.clock.now();
+    if (!isUp(was)) {
+      this.upCount++;
+      this.down.delete(r);
+    }
+    this.queue.push(a.id, encodeMessage(a));
+    if (!isUp(was)) this.emit('join', r);
+    else if (was === 'suspect') this.emit('alive', r);
+    else if (metaChanged) this.emit('update', r);
+  }
+
+  private suspectNode(s: SuspectMessage): void {
+    if (this.stopped) return;
+    const r = this.records.get(s.id);
+    if (!r || s.incarnation < r.incarnation) return;
+    if (r.state === 'suspect' && r.suspicion) {
+      // Independent confirmations shorten the timeout; pass new ones on.
+      if (r.suspicion.confirm(s.from)) this.queue.push(s.id, encodeMessage(s));
+      return;
+    }
+    if (!isUp(r.state)) return;
+    if (r === this.self) {
+      if (!this.leaving) {
+        this.refute(s.incarnation);
+        this.awareness.apply(1);
+      }
+      return;
+    }
+    this.queue.push(s.id, encodeMessage(s));
+    r.incarnation = s.incarnation;
+    r.state = 'suspect';
+    r.changedAt = this.clock.now();
+    touch(r);
+    const c = this.config;
+    const n = this.upCount;
+    let k = c.suspicionMult - 2;
+    if (n - 2 < k) k = 0;
+    const min = suspicionMinTimeout(c.suspicionMult, n, c.probeIntervalMs);
+    const max = c.suspicionMaxTimeoutMult * min;
+    const inc = r.incarnation;
+    r.suspicion = new Suspicion(this.clock, s.from, k, min, max, () => {
+      if (this.stopped || r.state !== 'suspect' || r.incarnation !== inc) return;
+      this.deadNode({ type: MessageType.Dead, id: r.id, incarnation: inc, from: this.id });
+    });
+    this.emit('suspect', r);
+  }
+
+  private deadNode(d: DeadMessage): void {
+    if (this.stopped) return;
+    const r = this.records.get(d.id);
+    if (!r || d.incarnation < r.incarnation || !isUp(r.state)) return;
+    if (r === this.self && !this.leaving) {
+      this.refute(d.incarnation);
+      this.awareness.apply(1);
+      return;
+    }
+    this.queue.push(d.id, encodeMessage(d));
+    r.incarnation = d.incarnation;
+    r.suspicion?.cancel();
+    r.suspicion = undefined;
+    r.state = d.from === d.id ? 'left' : 'dead';
+    r.changedAt = this.clock.now();
+    touch(r);
+    this.upCount--;
+    if (r !== this.self) this.down.add(r);
+    this.emit(r.state === 'left' ? 'leave' : 'fail', r);
+  }
+
+  /** Outbids a suspicion or death rumour about ourselves with a higher incarnation. */
+  private refute(incarnation: number): void {
+    this.stats.refutes++;
+    const s = this.self;
+    s.incarnation = Math.max(s.incarnation, incarnation) + 1;
+    touch(s);
+    this.queue.push(this.id, encodeMessage(this.aliveOf(s)));
+  }
+
+  private addToRing(r: MemberRecord): void {
+    // At a random position not yet probed this round, so newcomers are not probed in join order.
+    this.ring.push(r);
+    const from = Math.min(this.probeIndex, this.ring.length - 1);
+    const j = from + this.random.int(this.ring.length - from);
+    const t = this.ring[j];
+    this.ring[j] = r;
+    this.ring[this.ring.length - 1] = t;
+  }
+
+  private reapTick(): void {
+    const now = this.clock.now();
+    const c = this.config;
+    let reaped = false;
+    for (const r of this.down) {
+      const age = now - r.changedAt;
+      if (age < (r.state === 'left' ? c.leftReapMs : c.deadReapMs)) continue;
+      this.down.delete(r);
+      this.records.delete(r.id);
+      if (this.byKey.get(r.high >>> 2) === r) this.byKey.delete(r.high >>> 2);
+      r.inRing = false;
+      reaped = true;
+      this.tombstones.set(r.id, { incarnation: r.incarnation, until: now + c.tombstoneMs });
+      this.emit('reap', r);
+    }
+    if (reaped) {
+      const before = this.ring.slice(0, this.probeIndex).filter((r) => r.inRing).length;
+      this.ring = this.ring.filter((r) => r.inRing);
+      this.probeIndex = before;
+    }
+    for (const [id, t] of this.tombstones) if (t.until <= now) this.tombstones.delete(id);
+  }
+
+  // ------------------------------------------------------------------ push-pull
+
+  private pushPullTick(): void {
+    if (this.leaving) return;
+    const [peer] = this.randomMembers(1, (r) => r.state === 'alive');
+    if (peer) this.pushPull(peer.address, false).catch(() => {});
+  }
+
+  /** Tries one dead member's address or a join address, so the halves of a healed partition find each other again. */
+  private deadRetryTick(): void {
+    if (this.leaving) return;
+    const candidates: Address[] = [];
+    const upAddresses = new Set<Address>();
+    for (const r of this.records.values()) if (isUp(r.state)) upAddresses.add(r.address);
+    for (const r of this.down) if (r.state === 'dead' && !upAddresses.has(r.address)) candidates.push(r.address);
+    for (const a of this.joinAddresses) if (!upAddresses.has(a)) candidates.push(a);
+    if (candidates.length === 0) return;
+    this.pushPull(candidates[this.random.int(candidates.length)], false).catch(() => {});
+  }
+
+  private encodeLocalState(join: boolean): Uint8Array {
+    const userState = this.delegate ? this.delegate.localState(join) : EMPTY;
+    return encodePushPullRequest(this.id, join, this.records.values(), userState);
+  }
+
+  private async pushPull(address: Address, join: boolean): Promise<void> {
+    this.stats.pushPulls++;
+    const reply = await this.transport.request(address, this.encodeLocalState(join), this.config.requestTimeoutMs);
+    if (this.stopped) return;
+    if (reply.length > this.config.maxPushPullBytes) throw new Error('push-pull reply too large');
+    const h = decodeRequestHeader(reply);
+    if (!h.ok) throw new Error(h.error);
+    const pp = splitPushPull(h.value.body);
+    if (!pp.ok) throw new Error(pp.error);
+    this.mergeState(h.value.senderId, h.value.body, pp.value);
+  }
+
+  /** Merges a peer's table (validated by splitPushPull); entries that tell us nothing new are skipped undecoded. */
+  private mergeState(senderId: string, body: Uint8Array, pp: SplitPushPull): void {
+    for (const o of pp.entries) {
+      if (this.stopped) return;
+      const state = entryState(body, o);
+      const incarnation = readU32At(body, o + ENTRY_INCARNATION_OFFSET);
+      const high = idHighWordAt(body, o);
+      let r = this.byKey.get(high >>> 2);
+      if (r !== undefined && (r.high !== high || r.low !== idLowWordAt(body, o))) r = undefined;
+      if (r === undefined && state !== 'alive') {
+        // Suspicion or death of a member we do not know (or whose key collides) changes nothing here.
+        const id = readPushPullEntry(body, o).id;
+        if (!this.records.has(id)) continue;
+        r = this.records.get(id);
+      }
+      if (r !== undefined && r !== this.self && (incarnation < r.incarnation || (incarnation === r.incarnation && state === 'alive'))) continue;
+      const id = r !== undefined ? r.id : undefined;
+      switch (state) {
+        case 'alive': {
+          const e = readPushPullEntry(body, o);
+          // The peer's own entry is first-hand news (a joiner announcing itself): spread it.
+          this.aliveNode(
+            { type: MessageType.Alive, id: e.id, incarnation, name: e.name, address: e.address, meta: e.meta },
+            e.id === senderId ? 'peer' : 'peer-table',
+          );
+          break;
+        }
+        case 'left':
+          this.deadNode({ type: MessageType.Dead, id: id!, incarnation, from: id! });
+          break;
+        default:
+          // Another member's verdict is only a suspicion here: the suspect gets its chance to refute.
+          this.suspectNode({ type: MessageType.Suspect, id: id!, incarnation, from: senderId });
+      }
+    }
+    if (this.delegate && !this.stopped) this.delegate.mergeRemoteState(pp.userState, pp.join);
+  }
+
+  private handleRequest(from: Address, data: Uint8Array): Uint8Array {
+    if (this.stopped) throw new Error('membership stopped');
+    const h = decodeRequestHeader(data);
+    if (!h.ok) throw new Error(h.error);
+    const body = h.value.body;
+    switch (body[0]) {
+      case MessageType.PushPull: {
+        if (data.length > this.config.maxPushPullBytes) throw new Error('push-pull too large');
+        const pp = splitPushPull(body);
+        if (!pp.ok) throw new Error(pp.error);
+        // Merge first so the reply already carries any refutation of what the peer believed about us.
+        this.mergeState(h.value.senderId, body, pp.value);
+        return this.encodeLocalState(pp.value.join);
+      }
+      case MessageType.Ping: {
+        const m = decodeMessage(body, 0, body.length);
+        if (!m.ok || m.value.type !== MessageType.Ping) throw new Error('bad reliable ping');
+        const type = m.value.targetId === this.id ? MessageType.Ack : MessageType.Nack;
+        return encodeRequest(this.id, encodeMessage({ type, seq: m.value.seq }));
+      }
+      case MessageType.User: {
+        const m = decodeMessage(body, 0, body.length);
+        if (!m.ok || m.value.type !== MessageType.User) throw new Error('bad user message');
+        this.delegate?.onMessage(h.value.senderId, m.value.data);
+        return encodeRequest(this.id, encodeMessage({ type: MessageType.Ack, seq: 0 }));
+      }
+      default:
+        this.stats.malformed++;
+        throw new Error(`unexpected request type ${body[0]} from ${from}`);
+    }
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private aliveOf(r: MemberRecord): AliveMessage {
+    return { type: MessageType.Alive, id: r.id, incarnation: r.incarnation, name: r.name, address: r.address, meta: r.meta };
+  }
+
+  private viewOf(r: MemberRecord): Member {
+    if (!r.view) {
+      r.view = Object.freeze({ id: r.id, name: r.name, address: r.address, incarnation: r.incarnation, state: r.state, meta: r.meta });
+    }
+    return r.view;
+  }
+
+  private emit(type: MembershipEvent['type'], r: MemberRecord): void {
+    if (this.listeners.length === 0) return;
+    const event = { type, member: this.viewOf(r) } as MembershipEvent;
+    for (const l of this.listeners.slice()) l(event);
+  }
+
+  private randomId(): string {
+    let s = '';
+    for (let i = 0; i < 4; i++) s += this.random.int(0x10000).toString(16).padStart(4, '0');
+    return s;
+  }
+}
+
+/** Drops a record's cached view after a change. */
+function touch(r: MemberRecord): void {
+  r.view = undefined;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

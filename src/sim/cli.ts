@@ -1,0 +1,134 @@
+// `weft sim`: runs one simulator scenario and prints its report.
+//   weft sim --members 1000 --seed 42 --loss 0.1 --duration 1h --scenario converge|partition|pause|kill [--json]
+
+import { FAST_DETECTION } from '../gossip/membership-config.js';
+import { runScenario, type ScenarioName, type ScenarioOptions } from './scenario.js';
+
+const SCENARIOS: readonly ScenarioName[] = ['converge', 'partition', 'pause', 'kill'];
+
+const USAGE = `usage: weft sim [--scenario converge|partition|pause|kill] [--members N] [--seed S]
+                [--loss 0..1] [--latency MS] [--jitter MS] [--duration 1h|90s|500ms]
+                [--join-window DUR] [--partition DUR] [--pause DUR] [--profile lan|fast] [--json]`;
+
+/** Go-style durations: 1h30m, 90s, 250ms, or a plain number of milliseconds. */
+export function parseDuration(s: string): number | undefined {
+  if (/^\d+(\.\d+)?$/.test(s)) return Number(s);
+  const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/y;
+  const unit: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+  let total = 0;
+  let i = 0;
+  while (i < s.length) {
+    re.lastIndex = i;
+    const m = re.exec(s);
+    if (!m) return undefined;
+    total += Number(m[1]) * unit[m[2]];
+    i = re.lastIndex;
+  }
+  return s.length ? total : undefined;
+}
+
+export interface SimCliArgs {
+  options: ScenarioOptions;
+  json: boolean;
+}
+
+/** Parses the flags; a string is an error message. */
+export function parseSimArgs(argv: string[]): SimCliArgs | string {
+  const o: ScenarioOptions = { scenario: 'converge', members: 50, seed: 1 };
+  let json = false;
+  let latency = 1;
+  let jitter = 1;
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    if (flag === '--json') {
+      json = true;
+      continue;
+    }
+    if (flag === '--help' || flag === '-h') return USAGE;
+    const v = argv[++i];
+    if (v === undefined) return `${flag} needs a value\n${USAGE}`;
+    const num = Number(v);
+    const dur = parseDuration(v);
+    switch (flag) {
+      case '--profile':
+        if (v !== 'lan' && v !== 'fast') return `unknown profile ${v}\n${USAGE}`;
+        o.membership = v === 'fast' ? { ...FAST_DETECTION } : undefined;
+        if (!o.membership) delete o.membership;
+        break;
+      case '--scenario':
+        if (!SCENARIOS.includes(v as ScenarioName)) return `unknown scenario ${v}\n${USAGE}`;
+        o.scenario = v as ScenarioName;
+        break;
+      case '--members':
+        if (!Number.isInteger(num) || num < 2) return '--members must be an integer >= 2';
+        o.members = num;
+        break;
+      case '--seed':
+        if (!Number.isInteger(num) || num < 0) return '--seed must be a non-negative integer';
+        o.seed = num >>> 0;
+        break;
+      case '--loss':
+        if (!(num >= 0 && num < 1)) return '--loss must be in [0, 1)';
+        o.loss = num;
+        break;
+      case '--latency':
+      case '--jitter':
+        if (!(num >= 0)) return `${flag} must be >= 0 (ms)`;
+        if (flag === '--latency') latency = num;
+        else jitter = num;
+        break;
+      case '--duration':
+      case '--join-window':
+      case '--partition':
+      case '--pause':
+        if (dur === undefined) return `${flag}: bad duration ${v}`;
+        if (flag === '--duration') o.durationMs = dur;
+        else if (flag === '--join-window') o.joinWindowMs = dur;
+        else if (flag === '--partition') o.partitionMs = dur;
+        else o.pauseMs = dur;
+        break;
+      default:
+        return `unknown flag ${flag}\n${USAGE}`;
+    }
+  }
+  o.latency = { baseMs: latency, jitterMs: jitter };
+  return { options: o, json };
+}
+
+function ms(x: number | null): string {
+  return x === null ? 'never' : `${(x / 1000).toFixed(2)} s`;
+}
+
+export async function runSimCommand(argv: string[]): Promise<number> {
+  const parsed = parseSimArgs(argv);
+  if (typeof parsed === 'string') {
+    const help = parsed === USAGE;
+    (help ? console.log : console.error)(parsed);
+    return help ? 0 : 2;
+  }
+  const t0 = performance.now();
+  const r = await runScenario(parsed.options);
+  const wallMs = performance.now() - t0;
+  if (parsed.json) {
+    console.log(JSON.stringify({ report: r, wallMs: Math.round(wallMs) }, null, 2));
+    return 0;
+  }
+  const lines = [
+    `scenario        ${r.scenario}  members ${r.members}  seed ${r.seed}  loss ${r.loss}  profile ${parsed.options.membership ? 'fast' : 'lan'}`,
+    `converged       ${ms(r.convergedMs)}`,
+  ];
+  if (r.detection) lines.push(`detected        first ${ms(r.detection.firstMs)}, all ${ms(r.detection.allMs)}`);
+  if (r.scenario === 'partition') lines.push(`healed, all see all after ${ms(r.healConvergedMs)}`);
+  if (r.pause) {
+    lines.push(`paused member   suspected by ${r.pause.suspectedBy}, declared dead by ${r.pause.declaredDeadBy}, alive to all at end: ${r.pause.seenAliveByAllAtEnd}`);
+  }
+  lines.push(
+    `false positives ${r.falsePositives}`,
+    `bytes/member    mean ${r.bytesPerMember.mean}, max ${r.bytesPerMember.max}` +
+      (r.steadyBytesPerMemberPerSec === null ? '' : `; steady ${r.steadyBytesPerMemberPerSec} B/s`),
+    `virtual time    ${ms(r.virtualMs)}, ${r.events} events, wall ${(wallMs / 1000).toFixed(2)} s`,
+    `replay with     weft sim ${argv.join(' ')}`,
+  );
+  console.log(lines.join('\n'));
+  return 0;
+}

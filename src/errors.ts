@@ -131,6 +131,7 @@ export const ERRORS = {
     title: 'agent socket unreachable',
     cause: 'The client socket of the meshlet is missing or nobody listens on it: the agent is not running or uses another socket root.',
     remediation: 'Start `weft agent` (with the same --config), or pass --socket / --socket-root.',
+  },
   'WEFT-G001': {
     severity: 'error',
     title: 'could not join the gossip cluster',

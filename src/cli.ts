@@ -9,6 +9,7 @@
 //   weft serve-echo --socket PATH         serve a byte echo on a Unix socket (a test service)
 //   weft check [--config FILE]            validate the config and meshlet files, print a summary
 //   weft explain <CODE>                   describe an error code
+//   weft sim [...]                        run the deterministic gossip simulator (docs/simulator.md)
 import { parseArgs } from 'node:util';
 import type { Socket } from 'node:net';
 import { Agent } from './agent/agent.js';
@@ -34,6 +35,7 @@ const USAGE = `usage:
   weft serve-echo --socket PATH
   weft check [--config FILE]
   weft explain <CODE>
+  weft sim [--members N] [--seed S] [--loss P] [--duration D] [--scenario converge|partition|pause|kill] [--profile lan|fast]
 `;
 
 function die(err: unknown, code = 1): never {
@@ -228,6 +230,12 @@ switch (command) {
   case 'explain':
     runExplain(rest);
     break;
+  case 'sim': {
+    // Loaded on demand: the simulator is not needed to run an agent.
+    const { runSimCommand } = await import('./sim/cli.js');
+    process.exitCode = await runSimCommand(rest);
+    break;
+  }
   case undefined:
   case 'help':
   case '--help':

@@ -162,6 +162,17 @@ export class FakeKubeApi {
     return this.requests.filter((r) => r.query.get('watch') !== 'true');
   }
 
+  /** Waits until no connection is open, so a request a test abandoned cannot land in the next test. */
+  async quiesce(): Promise<void> {
+    for (const res of this.open) res.destroy();
+    for (let i = 0; i < 400; i++) {
+      const n = await new Promise<number>((resolve) => this.server.getConnections((_e, count) => resolve(count)));
+      if (n === 0) return;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    throw new Error('connections still open after 2 s');
+  }
+
   async close(): Promise<void> {
     for (const res of this.open) res.destroy();
     this.server.closeAllConnections();

@@ -53,7 +53,8 @@ before(async () => {
   writeFileSync(tokenPath, 'token-1\n');
   writeFileSync(namespacePath, 'mesh');
 });
-afterEach(() => {
+afterEach(async () => {
+  await api.quiesce();
   api.pods = standardPods();
   api.token = 'token-1';
   writeFileSync(tokenPath, 'token-1\n');
@@ -329,8 +330,8 @@ describe('KubernetesDiscovery: watch', () => {
     conn.end();
     const again = await api.nextWatch();
     assert.equal(again.query.get('resourceVersion'), '5100');
+    assert.deepEqual(w.errors.map((e) => e.message), []);
     assert.equal(api.listRequests().length, 1, 'no re-list after a normal end');
-    assert.deepEqual(w.errors, []);
     w.ac.abort();
     await w.done;
     await again.closed;

@@ -337,6 +337,31 @@ describe('KubernetesDiscovery: watch', () => {
     await again.closed;
   });
 
+  test('a stream of events cut at random byte positions gives the same final list (seeded)', async () => {
+    api.pods = [];
+    const w = startWatch();
+    assert.deepEqual(await w.list(1), []);
+    const conn = await api.nextWatch();
+    const pods = Array.from({ length: 12 }, (_, i) => makePod({ name: `weft-${i}`, ip: `10.244.3.${i}`, resourceVersion: String(6000 + i) }));
+    let stream = pods.map((p) => watchLine('ADDED', p)).join('');
+    stream += [1, 4, 7].map((i) => watchLine('DELETED', pods[i])).join('');
+    const expected = pods.length - 3;
+    let seed = 42;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const bytes = Buffer.from(stream);
+    for (let at = 0; at < bytes.length; ) {
+      const n = 1 + Math.floor(rand() * 700);
+      conn.send(bytes.subarray(at, at + n));
+      at += n;
+    }
+    const want = pods.map((_, i) => i).filter((i) => ![1, 4, 7].includes(i)).map((i) => `10.244.3.${i}:7946`).sort();
+    assert.equal(want.length, expected);
+    while (JSON.stringify(w.lists.at(-1)) !== JSON.stringify(want)) await w.list(w.lists.length + 1);
+    assert.deepEqual(w.errors, []);
+    w.ac.abort();
+    await w.done;
+  });
+
   test('ERROR 410 Expired in the stream: reported as WEFT-D012, then a fresh list and watch', async () => {
     api.pods = [makePod({ name: 'weft-a', ip: '10.244.0.10' })];
     const w = startWatch();

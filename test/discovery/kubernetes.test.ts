@@ -382,7 +382,7 @@ describe('KubernetesDiscovery: watch', () => {
   test('410 as the HTTP status of the watch request also re-lists', async () => {
     api.pods = [makePod({ name: 'weft-a', ip: '10.244.0.10' })];
     let watches = 0;
-    api.override = (req, res, url) => {
+    api.override = (_req, res, url) => {
       if (url.searchParams.get('watch') !== 'true' || watches++ > 0) return false;
       res.writeHead(410, { 'content-type': 'application/json' });
       res.end(JSON.stringify(status(410, 'Gone', 'too old resource version')));

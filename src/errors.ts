@@ -138,6 +138,84 @@ export const ERRORS = {
     cause: 'None of the given addresses answered the join push-pull: wrong addresses or port, the peers are down, a firewall drops TCP to the gossip port, or the cluster secret differs.',
     remediation: 'Check the join addresses and that TCP and UDP reach the gossip port on at least one of them; the error details list each address and its failure.',
   },
+  'WEFT-D001': {
+    severity: 'error',
+    title: 'invalid peer address',
+    cause: 'A discovery source gave an address that is not "host:port" (host a DNS name, a dotted IPv4 address or an IPv6 address in brackets; port 1..65535).',
+    remediation: 'Fix the address in the configuration or source; IPv6 addresses need brackets, e.g. "[fd00::1]:7946".',
+  },
+  'WEFT-D002': {
+    severity: 'fatal',
+    title: 'invalid discovery configuration',
+    cause: 'The discovery configuration names no provider or an unknown one, or a provider option has the wrong type or range.',
+    remediation: 'Use exactly one of static, dns, file, kubernetes or memory per entry (docs/discovery.md).',
+  },
+  'WEFT-D003': {
+    severity: 'error',
+    title: 'DNS discovery query failed',
+    cause: 'The DNS server did not answer in time, answered SERVFAIL or REFUSED, or sent a truncated or malformed response.',
+    remediation: 'Check the resolver address and that the DNS server is reachable; the query is retried on the next discovery round.',
+  },
+  'WEFT-D004': {
+    severity: 'warning',
+    title: 'DNS discovery name has no records',
+    cause: 'The name does not exist (NXDOMAIN) or has no records of the requested type (A, AAAA or SRV).',
+    remediation: 'Check the name and record type; for a headless Kubernetes service the name appears once at least one pod is ready.',
+  },
+  'WEFT-D005': {
+    severity: 'error',
+    title: 'address file could not be read',
+    cause: 'The discovery file is missing, unreadable, larger than the configured limit, or a JSON array that does not parse.',
+    remediation: 'Create the file or fix its permissions or content; the file provider keeps watching and re-reads it when it changes.',
+  },
+  'WEFT-D006': {
+    severity: 'warning',
+    title: 'address file line ignored',
+    cause: 'A line (or JSON array element) of the discovery file is not a valid "host:port"; the other lines were used.',
+    remediation: 'Fix the line named in the details; comments start with #.',
+  },
+  'WEFT-D007': {
+    severity: 'error',
+    title: 'Kubernetes in-cluster configuration missing',
+    cause: 'KUBERNETES_SERVICE_HOST/PORT are not set, or the service-account token, CA certificate or namespace file could not be read.',
+    remediation: 'Run inside a pod with a mounted service-account token, or set apiServer, tokenPath, caPath and namespace explicitly.',
+  },
+  'WEFT-D008': {
+    severity: 'error',
+    title: 'Kubernetes API refused the credentials',
+    cause: 'The API server answered 401 (token invalid or expired) or 403 (the service account may not list or watch pods in the namespace).',
+    remediation: 'Grant get, list and watch on pods in the namespace to the service account (docs/discovery.md has the RBAC manifest).',
+  },
+  'WEFT-D009': {
+    severity: 'error',
+    title: 'Kubernetes API request failed',
+    cause: 'The API server could not be reached, did not answer within the timeout, closed the connection, or answered with an unexpected status.',
+    remediation: 'Check network access to the API server and its health; discovery retries with backoff.',
+  },
+  'WEFT-D010': {
+    severity: 'error',
+    title: 'Kubernetes API response malformed',
+    cause: 'A PodList or watch event was not valid JSON or did not have the expected shape.',
+    remediation: 'Check that apiServer points at a Kubernetes API server (not a proxy page); the provider re-lists after a backoff.',
+  },
+  'WEFT-D011': {
+    severity: 'error',
+    title: 'Kubernetes API response too large',
+    cause: 'A list page or a single watch event exceeded the configured size limit, so it was not read further.',
+    remediation: 'Narrow the label selector, lower pageSize, or raise maxResponseBytes / maxEventBytes.',
+  },
+  'WEFT-D012': {
+    severity: 'info',
+    title: 'Kubernetes watch expired',
+    cause: 'The API server no longer holds the resourceVersion the watch resumed from (410 Gone), as happens after a few minutes.',
+    remediation: 'None needed: the provider lists the pods again and watches from the new resourceVersion.',
+  },
+  'WEFT-D013': {
+    severity: 'error',
+    title: 'every discovery provider failed',
+    cause: 'None of the configured discovery providers returned addresses; the details list each failure.',
+    remediation: 'Fix at least one provider (see the nested error codes); the agent retries discovery with backoff.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

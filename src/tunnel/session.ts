@@ -697,20 +697,23 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
     s.push(null);
   }
 
-  /** Gives back credit for what the app consumed on s (and the session). */
+  /**
+   * Gives back credit for what the app consumed on s: to the session at once (so
+   * many small streams never starve it), to the stream in steps of a quarter window.
+   */
   private credit(s: TunnelStream): void {
     if (s.flags & StreamFlag.RESET) return;
-    const consumed = s.pushed - s.readableLength - s.credited;
-    if (consumed <= 0) return;
-    if (s.flags & StreamFlag.REMOTE_FIN) {
-      // No more DATA on this stream: only the session's credit matters.
-      s.credited += consumed;
-      this.creditSession(consumed);
-    } else if (consumed >= this.localSettings.initialStreamWindow / 4) {
-      s.credited += consumed;
-      s.recvWindow += consumed;
-      this.queueU32(FrameType.WINDOW_UPDATE, s.id, consumed);
-      this.creditSession(consumed);
+    const consumed = s.pushed - s.readableLength;
+    if (consumed > s.sessionCredited) {
+      const n = consumed - s.sessionCredited;
+      s.sessionCredited = consumed;
+      this.creditSession(n);
+    }
+    const n = consumed - s.credited;
+    if (n >= this.localSettings.initialStreamWindow / 4 && !(s.flags & StreamFlag.REMOTE_FIN)) {
+      s.credited = consumed;
+      s.recvWindow += n;
+      this.queueU32(FrameType.WINDOW_UPDATE, s.id, n);
     }
   }
 
@@ -891,9 +894,9 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
   private forget(s: TunnelStream): void {
     if (this.streams.get(s.id) !== s) return;
     this.streams.delete(s.id);
-    if (s.pushed > s.credited) {
-      const n = s.pushed - s.credited;
-      s.credited = s.pushed;
+    if (s.pushed > s.sessionCredited) {
+      const n = s.pushed - s.sessionCredited;
+      s.sessionCredited = s.pushed;
       this.creditSession(n);
     }
     this.pendingData -= s.pending;

@@ -78,6 +78,7 @@ export class TunnelStream extends Duplex {
   /** @internal Credit the peer still has toward us. */ recvWindow: number;
   /** @internal Bytes pushed to the readable side, and how many of them were credited back. */ pushed = 0;
   /** @internal */ credited = 0;
+  /** @internal Of the bytes pushed, how many the session window has had back. */ sessionCredited = 0;
   /** @internal Chunks waiting to be framed (one _writev batch), the read offset in the first, the bytes left. */
   chunks: Buffer[] | null = null;
   /** @internal */ chunkIndex = 0;
@@ -150,6 +151,17 @@ export class TunnelStream extends Duplex {
 
   override _read(): void {
     this.owner._streamRead(this);
+  }
+
+  /**
+   * Credit is given back as the app consumes: _read alone is not enough (Node
+   * calls it before the chunk leaves the buffer, then not again until the next
+   * push, which a peer out of credit never sends).
+   */
+  override read(size?: number): any {
+    const chunk = super.read(size);
+    if (chunk !== null) this.owner._streamRead(this);
+    return chunk;
   }
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {

@@ -36,7 +36,7 @@ export const MAX_WINDOW = 0x7fffffff;
 export const DEFAULTS = {
   handshakeTimeoutMs: 10_000,
   maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
-  initialStreamWindow: 1 << 20,
+  initialStreamWindow: 4 << 20,
   initialSessionWindow: 16 << 20,
   keepaliveIntervalMs: 15_000,
   keepaliveTimeoutMs: 10_000,

@@ -8,3 +8,4 @@ export { Agent, type AgentOptions, type ReloadResult } from './agent/agent.js';
 export { LocalSocketUpstream, UpstreamError, type Upstream, type UpstreamFailure, type ClientIdentity } from './agent/upstream.js';
 export { parseDuration, formatDuration, durationMs } from './config/duration.js';
 export * as discovery from './discovery/index.js';
+export * as tunnel from './tunnel/index.js';

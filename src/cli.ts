@@ -9,6 +9,9 @@
 //   weft serve-echo --socket PATH         serve a byte echo on a Unix socket (a test service)
 //   weft check [--config FILE]            validate the config and meshlet files, print a summary
 //   weft explain <CODE>                   describe an error code
+//   weft id [--config FILE] [--identity PATH] [--hex]
+//                                         print this agent's tunnel public key (creating the identity
+//                                         file, mode 0600, if there is none yet)
 //   weft sim [...]                        run the deterministic gossip simulator (docs/simulator.md)
 import { parseArgs } from 'node:util';
 import type { Socket } from 'node:net';
@@ -26,6 +29,7 @@ import { durationMs, parseDuration } from './config/duration.js';
 import { loadMeshlets } from './config/load-meshlets.js';
 import type { MeshletSpec } from './config/meshlet.js';
 import { WeftError, explain } from './errors.js';
+import { formatPublicKey, loadOrCreateIdentity } from './tunnel/identity.js';
 import { WEFT_VERSION } from './version.js';
 
 const USAGE = `usage:
@@ -35,6 +39,7 @@ const USAGE = `usage:
   weft serve-echo --socket PATH
   weft check [--config FILE]
   weft explain <CODE>
+  weft id [--config FILE] [--identity PATH] [--hex]
   weft sim [--members N] [--seed S] [--loss P] [--duration D] [--scenario converge|partition|pause|kill] [--profile lan|fast]
 `;
 
@@ -53,7 +58,7 @@ function banner(config: AgentConfig, adminUrl: string, agent: Agent): string {
     `weft agent ${WEFT_VERSION} (node ${process.version}) pid ${process.pid}`,
     `  config       ${config.source}`,
     `  socket root  ${config.socketRoot}`,
-    `  admin        ${adminUrl}  (/healthz /readyz /metrics /meshlets /services /config)`,
+    `  admin        ${adminUrl}  (/healthz /readyz /metrics /meshlets /services /peers /config)`,
     `  limits       ${config.limits.maxConnections} connections, ${config.limits.maxPendingHandshakes} pending handshakes`,
     `  timeouts     ${describeTimeouts(config)}`,
     `  meshlets`,
@@ -63,6 +68,14 @@ function banner(config: AgentConfig, adminUrl: string, agent: Agent): string {
   for (const m of meshlets) {
     lines.push(`    ${m.key}  provides ${m.services.join(', ') || '-'}`);
     for (const i of m.instances) lines.push(`      instance ${i.name} (${i.version})  client socket ${i.clientSocket}`);
+  }
+  const t = agent.tunnels;
+  if (t && config.tunnel) {
+    lines.push(`  tunnel       ${t.address}  name ${config.tunnel.name}  key ${t.publicKey}`);
+    for (const p of config.tunnel.peers) {
+      const how = [p.address, config.tunnel.routes[p.name] ? `via ${config.tunnel.routes[p.name]}` : ''].filter(Boolean).join(', ');
+      lines.push(`    peer ${p.name} (${how})${p.services.length ? `  serves ${p.services.map((s) => s.id).join(', ')}` : ''}`);
+    }
   }
   if (config.demoEcho.length) lines.push(`  demo echo    ${config.demoEcho.join(', ')}  (try: echo hello | weft connect ${config.demoEcho[0]})`);
   return lines.join('\n') + '\n';
@@ -93,7 +106,13 @@ async function runAgent(argv: string[]): Promise<void> {
     die(e);
   }
   process.stderr.write(banner(config, admin.url, agent));
-  log.info('agent ready', { socketRoot: config.socketRoot, admin: admin.url, meshlets: agent.summary().meshlets.map((m) => m.key), pid: process.pid });
+  log.info('agent ready', {
+    socketRoot: config.socketRoot,
+    admin: admin.url,
+    meshlets: agent.summary().meshlets.map((m) => m.key),
+    pid: process.pid,
+    ...(agent.tunnels ? { tunnel: agent.tunnels.address, publicKey: agent.tunnels.publicKey } : {}),
+  });
 
   process.on('SIGHUP', () => void agent.reload('SIGHUP'));
   let stopping = false;
@@ -213,6 +232,22 @@ function runExplain(argv: string[]): void {
   process.stdout.write(`${spec.code} (${spec.severity}): ${spec.title}\n  cause: ${spec.cause}\n  remediation: ${spec.remediation}\n`);
 }
 
+/** `weft id`: the tunnel identity named by --identity, else the config's tunnel.identityFile, else ./.weft/identity.json. */
+async function runId(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, identity: { type: 'string' }, hex: { type: 'boolean' } } });
+  try {
+    let file = values.identity;
+    if (!file) {
+      const config = values.config ? loadAgentConfig(values.config) : undefined;
+      file = config?.tunnel?.identityFile ?? './.weft/identity.json';
+    }
+    const identity = await loadOrCreateIdentity(file);
+    process.stdout.write(formatPublicKey(identity.publicKey, values.hex ? 'hex' : 'base64') + '\n');
+  } catch (e) {
+    die(e);
+  }
+}
+
 const [command, ...rest] = process.argv.slice(2);
 switch (command) {
   case 'agent':
@@ -229,6 +264,9 @@ switch (command) {
     break;
   case 'explain':
     runExplain(rest);
+    break;
+  case 'id':
+    await runId(rest);
     break;
   case 'sim': {
     // Loaded on demand: the simulator is not needed to run an agent.

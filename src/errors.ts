@@ -300,6 +300,12 @@ export const ERRORS = {
     cause: 'The peer made this side buffer more than a configured limit (queued control frames, unread outbound bytes) or opened too many streams.',
     remediation: 'The session was closed; check the peer for a bug or abuse, or raise the limit if the load is legitimate.',
   },
+  'WEFT-T015': {
+    severity: 'warning',
+    title: 'tunnel peer unreachable',
+    cause: 'No session to the peer agent could be established: the dial failed or timed out, its handshake failed, no route (direct address or relay) is configured, or the peer is in reconnect backoff after recent failures.',
+    remediation: 'Check the peer\'s tunnel address, that it runs with the same cluster secret, and the routes (tunnel.peers, tunnel.routes); /peers on the admin API shows each peer\'s state and last error.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -59,6 +59,27 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'GET', pattern: /^\/services$/, handler: (agent, _p, res) => json(res, 200, { services: agent.servicesView() }) },
   {
     method: 'GET',
+    pattern: /^\/peers$/,
+    handler: (agent, _p, res) => {
+      const view = agent.peersView();
+      if (!view) return sendError(res, new WeftError('WEFT-A009', 'tunnels are not enabled (no tunnel: section in the agent config)'), 404);
+      json(res, 200, view);
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/debug\/memory$/,
+    handler: (_agent, _p, res) => {
+      // With node --expose-gc, collect first so the figures are live memory, not garbage.
+      (globalThis as { gc?: () => void }).gc?.();
+      const resources = process.getActiveResourcesInfo();
+      const byKind: Record<string, number> = {};
+      for (const r of resources) byKind[r] = (byKind[r] ?? 0) + 1;
+      json(res, 200, { memory: process.memoryUsage(), gcExposed: typeof (globalThis as { gc?: unknown }).gc === 'function', activeResources: byKind });
+    },
+  },
+  {
+    method: 'GET',
     pattern: /^\/config$/,
     handler: (agent, _p, res) => {
       const c = agent.config;

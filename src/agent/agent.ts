@@ -20,6 +20,7 @@ import { clientSocketPath, instanceDir, serverSocketPath, socketPathFits } from 
 import type { Splice } from './splice.js';
 import { ensureDir, listenUnix } from './unix-listen.js';
 import { LocalSocketUpstream, type ClientIdentity, type Upstream } from './upstream.js';
+import { AgentTunnels } from './tunnel-node.js';
 import { UsesMatcher } from './uses-matcher.js';
 
 export interface AgentOptions {
@@ -94,12 +95,18 @@ export class Agent {
   #reloadChain: Promise<unknown> = Promise.resolve();
   #watcher: ReloadWatcher | undefined;
   #lastReload: ReloadResult | undefined;
+  /** Tunnels to other agents (config `tunnel:`), else undefined. */
+  readonly tunnels: AgentTunnels | undefined;
 
   constructor(options: AgentOptions) {
     this.config = options.config;
     this.log = options.log ?? new Logger();
     this.#router = new ServiceRouter(this.config.socketRoot);
-    const upstream = options.upstream ?? new LocalSocketUpstream();
+    const local = options.upstream ?? new LocalSocketUpstream();
+    this.tunnels = this.config.tunnel
+      ? new AgentTunnels({ config: this.config.tunnel, router: this.#router, local, connectMs: this.config.timeouts.connectMs, log: this.log, registry: this.metrics.registry })
+      : undefined;
+    const upstream = this.tunnels?.upstream ?? local;
     this.#ctx = {
       handshakeMs: this.config.timeouts.handshakeMs,
       connectMs: this.config.timeouts.connectMs,
@@ -139,6 +146,7 @@ export class Agent {
     await ensureDir(this.config.socketRoot, PARENT_DIR_MODE, {});
     const loaded = this.#load();
     await this.#apply(loaded);
+    await this.tunnels?.start();
     this.#generation = 1;
     this.#started = true;
     if (this.config.meshlets.watch && this.config.meshlets.paths.length) {
@@ -387,6 +395,9 @@ export class Agent {
       this.#watcher?.close();
       const deadline = this.config.timeouts.drainMs;
       this.log.info('draining', { connections: this.#clients.size, streams: this.#streams.size, deadline: formatDuration(BigInt(deadline) * 1_000_000n) });
+      const drainStarted = performance.now();
+      // GOAWAY to every peer now: their open streams may finish, no new ones.
+      const tunnelsClosed = this.tunnels?.close();
       for (const rt of this.#meshlets.values()) {
         rt.rollout?.stop();
         for (const inst of rt.instances.values()) await this.#closeInstance(inst);
@@ -399,6 +410,14 @@ export class Agent {
             resolve();
           };
         });
+      }
+      if (tunnelsClosed) {
+        // Peers' streams into this agent get the same deadline; what is left then is reset.
+        let timer: NodeJS.Timeout | undefined;
+        const left = Math.max(0, deadline - (performance.now() - drainStarted));
+        await Promise.race([tunnelsClosed, new Promise<void>((r) => (timer = setTimeout(r, left)))]);
+        clearTimeout(timer);
+        this.tunnels!.destroy();
       }
       const forced = this.#clients.size;
       if (forced > 0) {
@@ -453,9 +472,20 @@ export class Agent {
   servicesView(): unknown[] {
     return [...this.#router.routes()].map((r) => ({
       id: r.serviceId,
-      meshlet: r.provider.key,
-      endpoints: r.endpoints.map((e, i) => ({ kind: e.kind, instance: e.instance, version: e.version, weight: r.weights[i], socket: e.socketPath })),
+      meshlet: r.provider?.key ?? `${r.endpoints[0]!.namespace}/${r.endpoints[0]!.meshlet}`,
+      endpoints: r.endpoints.map((e, i) => ({
+        kind: e.kind,
+        instance: e.instance,
+        version: e.version,
+        weight: r.weights[i],
+        ...(e.kind === 'local' ? { socket: e.socketPath } : { peer: e.peer }),
+      })),
     }));
+  }
+
+  /** The tunnel peers and counters for /peers (null when tunnels are off). */
+  peersView(): unknown {
+    return this.tunnels ? this.tunnels.view() : null;
   }
 
   /** Applies a canary action; throws WeftError WEFT-A009 (with details.status) when it cannot. */

@@ -193,6 +193,7 @@ export class ClientSession {
     const connectStarted = performance.now();
     const tried = new Set<number>();
     let refusedOrSlow = false;
+    let allUnknown = true;
 
     const attempt = (index: number): void => {
       const endpoint = route.endpoints[index]!;
@@ -208,11 +209,17 @@ export class ClientSession {
             return; // the client left; nothing to answer
           }
           const failure = err instanceof UpstreamError ? err.failure : 'other';
-          if (failure === 'missing' || failure === 'refused') {
+          if (failure !== 'unknown') allUnknown = false;
+          if (failure === 'missing' || failure === 'refused' || failure === 'unknown') {
             if (failure === 'refused') refusedOrSlow = true;
             tried.add(index);
             this.#ctx.log.warn('service connection failed', {
-              error: new WeftError('WEFT-A008', (err as Error).message, { service: serviceId, instance: endpoint.instance, errno: (err as UpstreamError).errno }),
+              error: new WeftError('WEFT-A008', (err as Error).message, {
+                service: serviceId,
+                instance: endpoint.instance,
+                ...(endpoint.kind === 'remote' ? { peer: endpoint.peer } : {}),
+                errno: (err as UpstreamError).errno,
+              }),
             });
             const next = router.pickExcluding(route, tried);
             if (next >= 0 && !abort.signal.aborted) return attempt(next);
@@ -225,6 +232,7 @@ export class ClientSession {
             });
             return this.#fail(ReplyCode.TUNNEL_FAILED);
           }
+          if (failure === 'forbidden') return this.#fail(ReplyCode.FORBIDDEN);
           if (failure === 'other') {
             this.#ctx.log.error('client connection failed', {
               error: new WeftError('WEFT-A007', (err as Error).message, {
@@ -236,7 +244,7 @@ export class ClientSession {
             });
             return this.#fail(ReplyCode.INTERNAL);
           }
-          this.#fail(refusedOrSlow ? ReplyCode.TUNNEL_FAILED : ReplyCode.UNAVAILABLE);
+          this.#fail(refusedOrSlow ? ReplyCode.TUNNEL_FAILED : allUnknown ? ReplyCode.UNKNOWN_SERVICE : ReplyCode.UNAVAILABLE);
         },
       ).catch((e: unknown) => {
         // A bug in the handlers above must not become an unhandled rejection.

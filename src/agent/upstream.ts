@@ -14,12 +14,17 @@ export interface ClientIdentity {
 
 /**
  * Why an open failed, which decides the reply code:
- * missing → the endpoint is not there (next endpoint is tried; all missing → UNAVAILABLE),
- * refused → it is there but refused (next endpoint is tried; → TUNNEL_FAILED),
+ * missing → the endpoint is not there, or a remote agent has no healthy instance
+ *   (next endpoint is tried; all missing → UNAVAILABLE),
+ * unknown → a remote agent does not serve the service (next endpoint is tried;
+ *   all unknown → UNKNOWN_SERVICE),
+ * refused → it is there but refused, or the remote agent cannot be reached or
+ *   refused the stream (next endpoint is tried; → TUNNEL_FAILED),
+ * forbidden → a remote agent's policy refused the source (→ FORBIDDEN),
  * timeout → no answer within the connect timeout or backlog full (→ TUNNEL_FAILED),
  * other → anything else (→ INTERNAL, logged).
  */
-export type UpstreamFailure = 'missing' | 'refused' | 'timeout' | 'other';
+export type UpstreamFailure = 'missing' | 'unknown' | 'refused' | 'forbidden' | 'timeout' | 'other';
 
 export class UpstreamError extends Error {
   constructor(
@@ -54,6 +59,7 @@ function classify(code: string | undefined): UpstreamFailure {
 /** Connects to the endpoint's Unix socket (half-open allowed, so each side's FIN is passed on). */
 export class LocalSocketUpstream implements Upstream {
   open(endpoint: Endpoint, _serviceId: string, _source: ClientIdentity, signal: AbortSignal): Promise<Duplex> {
+    if (endpoint.kind !== 'local') return Promise.reject(new UpstreamError('refused', undefined, `no tunnel to peer ${endpoint.peer} (tunnels are not enabled)`));
     return new Promise<Duplex>((resolve, reject) => {
       const socket: Socket = connect({ path: endpoint.socketPath, allowHalfOpen: true });
       const onAbort = () => {

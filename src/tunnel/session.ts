@@ -59,6 +59,8 @@ export interface SessionStats {
 export interface OpenStreamOptions {
   /** Resolve at once, before the peer accepts (data may follow OPEN immediately). Default: wait for ACCEPT. */
   early?: boolean;
+  /** Aborting it before the peer accepts resets the stream (RST CANCEL) and rejects with WEFT-T009 CANCEL. */
+  signal?: AbortSignal;
 }
 
 const SESSION_DATA_MIN_FRAGMENT = 1024;
@@ -187,6 +189,16 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
     return this.state === State.CLOSED;
   }
 
+  /** New streams may be opened here (open, no GOAWAY either way). */
+  get usable(): boolean {
+    return this.state === State.OPEN && !this.goawaySent && !this.goawayReceived;
+  }
+
+  /** Streams open now (either direction). */
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
   /** (A getter, so that TypeScript does not narrow `state` across calls that may close the session.) */
   private get dead(): boolean {
     return this.state === State.CLOSED;
@@ -214,8 +226,22 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
       s.flags |= StreamFlag.ACCEPTED;
       return Promise.resolve(s);
     }
+    const signal = options.signal;
+    if (!signal) return new Promise((resolve, reject) => (s.opened = { resolve, reject }));
     return new Promise((resolve, reject) => {
-      s.opened = { resolve, reject };
+      const onAbort = () => {
+        if (!s.opened) return;
+        s.opened = null;
+        s.destroy();
+        reject(new TunnelStreamError(TunnelErrorCode.CANCEL, `stream ${id} cancelled before the peer accepted`, { stream: id, service }));
+      };
+      const done = () => signal.removeEventListener('abort', onAbort);
+      s.opened = {
+        resolve: (v) => (done(), resolve(v)),
+        reject: (e) => (done(), reject(e)),
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 

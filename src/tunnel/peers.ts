@@ -548,6 +548,7 @@ export class TunnelPeers extends EventEmitter {
       stream.accept();
       this.relayTotal++;
       spliceStreams(stream, out, release);
+      this.emit('relay', { from: hop.name, to: p.name, inbound: stream, outbound: out });
     } catch (e) {
       release();
       this.relayRefused++;

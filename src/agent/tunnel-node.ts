@@ -9,6 +9,7 @@ import { readClusterSecret, type TunnelConfig } from '../config/tunnel-config.js
 import { formatPublicKey, loadOrCreateIdentity, type Identity } from '../tunnel/identity.js';
 import { TunnelPeers, type PeerView } from '../tunnel/peers.js';
 import { handshakeStats, type HandshakeStats } from '../tunnel/handshake.js';
+import { tunnelResources } from '../tunnel/resources.js';
 import type { Logger } from './log.js';
 import type { ServiceRouter } from './routing.js';
 import { StaticEndpointSource, type RemoteEndpointSource } from './tunnel-endpoints.js';
@@ -36,6 +37,8 @@ export interface TunnelsView {
   handshakes: HandshakeStats;
   relay: { active: number; total: number; refused: number };
   inbound: { accepted: number; active: number; refused: Record<string, number> };
+  /** What is held open now: handshakes being accepted, sockets, sessions (leak checks). */
+  resources: { pendingHandshakes: number; sockets: number; sessions: number; handshakesInProgress: number };
   peers: PeerView[];
 }
 
@@ -123,6 +126,7 @@ export class AgentTunnels {
       handshakes: handshakeStats(),
       relay: { active: p?.relayActive ?? 0, total: p?.relayTotal ?? 0, refused: p?.relayRefused ?? 0 },
       inbound: { accepted: this.inbound.counters.accepted, active: this.inbound.counters.active, refused: { ...this.inbound.counters.refused } },
+      resources: { ...(p?.resources() ?? { pendingHandshakes: 0, sockets: 0, sessions: 0 }), handshakesInProgress: tunnelResources().handshake },
       peers: p?.peers() ?? [],
     };
   }

@@ -2,7 +2,7 @@
 // stream byte-exact, a stalled reader that must not make the sending agent
 // buffer past its window, and SIGKILL of the serving agent mid-stream, after
 // which the client sees a reset, never a clean end.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -10,12 +10,13 @@ import { once } from 'node:events';
 import { ReplyCode } from '../../src/agent/kernels.js';
 import { listenUnix } from '../../src/agent/unix-listen.js';
 import { handshake, request, startEcho } from '../helpers/mesh-client.js';
-import { clientMeshlets, metricValue, providerMeshlets, startTunnelAgent, type TunnelAgent } from '../helpers/tunnel-agents.js';
+import { clientMeshlets, metricValue, providerMeshlets, startTunnelAgent, stopAllTunnelAgents, type TunnelAgent } from '../helpers/tunnel-agents.js';
 
 // The agents run with gc exposed so /debug/memory reports live memory, not garbage.
 process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --expose-gc`.trim();
 
 const MiB = 1 << 20;
+after(stopAllTunnelAgents);
 const STREAM_WINDOW = 4 * MiB; // TUNNEL_DEFAULTS.initialStreamWindow
 
 async function pair(): Promise<{ a: TunnelAgent; b: TunnelAgent }> {

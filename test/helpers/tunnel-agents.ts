@@ -34,6 +34,13 @@ export interface TunnelAgentOptions {
   expectFailure?: boolean;
 }
 
+const running = new Set<AgentProcess>();
+
+/** Kills every agent this helper started that is still running (use in `after`, so a failed test cannot hang the run). */
+export async function stopAllTunnelAgents(): Promise<void> {
+  await Promise.all([...running].map((a) => a.stop('SIGKILL')));
+}
+
 export async function startTunnelAgent(o: TunnelAgentOptions): Promise<TunnelAgent> {
   const dir = makeTempDir();
   const secretFile = join(dir, 'cluster.secret');
@@ -57,6 +64,8 @@ export async function startTunnelAgent(o: TunnelAgentOptions): Promise<TunnelAge
     },
     dir,
   );
+  running.add(a);
+  void a.exited.then(() => running.delete(a));
   const ready = a.logs.find((l) => l.msg === 'agent ready');
   return Object.assign(a, { name: o.name, tunnel: String(ready?.tunnel ?? ''), publicKey: String(ready?.publicKey ?? '') });
 }

@@ -1,0 +1,438 @@
+// bench/tunnel: encrypted hops between two hosts' worth of processes, on
+// loopback. The same traffic generator (this process) and the same sink
+// (bench/tunnel-sink.ts, a child process) for every row:
+//   plain TCP   generator → sink
+//   node tls    generator → TLS 1.3 → sink (node:tls both ends)
+//   stunnel4    generator → stunnel client → TLS 1.3 → stunnel server → sink
+//   spiped      generator → spiped -e → spiped -d → sink
+//   weft        generator → agent A client socket (+ handshake) → tunnel → agent B → sink on B's server socket
+// Per row: bulk MB/s over one stream and over 16 streams (one direction,
+// counted by the sink), 100-byte request/response round trip p50/p99 on one
+// open stream. The rows take turns in rounds so machine noise falls on all
+// alike; medians are reported. Then handshakes per second (X25519 node:crypto vs
+// @noble/curves, full tunnel handshakes) and agent memory per idle stream.
+// stunnel4 and spiped come from Debian (apt-get install when missing; a row is
+// skipped with a message if that fails). Results: bench/results/tunnel.json.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net, { type Socket } from 'node:net';
+import tls from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { measure, printGrid, printTable, writeResults } from './lib.js';
+import { encodeRequest } from '../src/kernel/handshake.js';
+import { nodeX25519, nobleX25519 } from '../src/tunnel/x25519.js';
+import { acceptTunnel, connectTunnel, generateIdentity } from '../src/tunnel/index.js';
+
+const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const SINK = fileURLToPath(new URL('./tunnel-sink.js', import.meta.url));
+const scale = Math.min(1, Number(process.env.WEFT_BENCH_TIME ?? 300) / 300);
+const C = {
+  bulkBytes: Math.max(32, Math.round(256 * scale)) << 20,
+  chunk: 64 << 10,
+  parallel: 16,
+  roundTrips: Math.max(500, Math.round(5000 * scale)),
+  warmup: 300,
+  rounds: scale < 1 ? 1 : 3,
+  idleStreams: Math.max(200, Math.round(2000 * scale)),
+  handshakes: Math.max(20, Math.round(100 * scale)),
+};
+
+interface Row {
+  name: string;
+  /** A stream to the sink, with the mode byte already sent. */
+  open(mode: 'B' | 'E'): Promise<Socket>;
+  stop(): Promise<void>;
+}
+
+const procs: ChildProcess[] = [];
+const dir = mkdtempSync(join(tmpdir(), 'weft-bench-tunnel-'));
+
+function track(child: ChildProcess): ChildProcess {
+  procs.push(child);
+  child.stderr?.resume();
+  return child;
+}
+
+/** Spawns and waits for the first stdout line matching pred (JSON). */
+async function spawnReady(cmd: string, args: string[], pred: (l: Record<string, unknown>) => boolean, env?: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
+  const child = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env }));
+  let buf = '';
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      buf += d;
+      for (let nl; (nl = buf.indexOf('\n')) >= 0; ) {
+        const text = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (!text.startsWith('{')) continue;
+        const line = JSON.parse(text) as Record<string, unknown>;
+        if (pred(line)) return resolve({ child, line });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${cmd} exited with ${code}: ${err}`)));
+  });
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer().listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function waitForPort(port: number, timeoutMs = 5_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const s = net.connect(port, '127.0.0.1');
+      await once(s, 'connect');
+      s.destroy();
+      return;
+    } catch {
+      if (Date.now() > end) throw new Error(`nothing listens on ${port}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+function stopChild(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
+  c.kill('SIGTERM');
+  return once(c, 'exit').then(() => undefined);
+}
+
+async function tcpOpen(port: number, mode: 'B' | 'E'): Promise<Socket> {
+  const s = net.connect({ port, host: '127.0.0.1', noDelay: true, allowHalfOpen: true });
+  await once(s, 'connect');
+  s.write(mode);
+  return s;
+}
+
+async function startSink(args: string[]): Promise<{ child: ChildProcess; port: number }> {
+  const { child, line } = await spawnReady(process.execPath, [SINK, ...args], (l) => 'listening' in l);
+  return { child, port: Number(line.listening) };
+}
+
+// ---------------------------------------------------------------- the rows
+
+async function plainTcp(): Promise<Row> {
+  const sink = await startSink(['--tcp', '0']);
+  return { name: 'plain TCP', open: (m) => tcpOpen(sink.port, m), stop: () => stopChild(sink.child) };
+}
+
+function makeCert(): { cert: string; key: string } | null {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  if (existsSync(cert)) return { cert, key };
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+  return r.status === 0 ? { cert, key } : null;
+}
+
+async function nodeTls(): Promise<Row | string> {
+  const pem = makeCert();
+  if (!pem) return 'openssl could not make a test certificate';
+  const sink = await startSink(['--tls', '0', '--cert', pem.cert, '--key', pem.key]);
+  return {
+    name: 'node tls 1.3',
+    open: async (mode) => {
+      const s = tls.connect({ port: sink.port, host: '127.0.0.1', rejectUnauthorized: false, minVersion: 'TLSv1.3', allowHalfOpen: true } as tls.ConnectionOptions);
+      await once(s, 'secureConnect');
+      s.setNoDelay(true);
+      s.write(mode);
+      return s;
+    },
+    stop: () => stopChild(sink.child),
+  };
+}
+
+function ensureTool(bin: string, pkg: string): boolean {
+  if (spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0) return true;
+  process.stderr.write(`bench tunnel: installing ${pkg} (apt-get)…\n`);
+  spawnSync('sh', ['-c', `apt-get install -y ${pkg} >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && apt-get install -y ${pkg} >/dev/null 2>&1)`]);
+  return spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
+}
+
+async function stunnelPair(): Promise<Row | string> {
+  if (!ensureTool('stunnel4', 'stunnel4')) return 'stunnel4 is not installed and apt-get could not install it';
+  const pem = makeCert();
+  if (!pem) return 'openssl could not make a test certificate';
+  const sink = await startSink(['--tcp', '0']);
+  const [front, back] = [await freePort(), await freePort()];
+  const common = 'foreground = yes\npid =\nsocket = l:TCP_NODELAY=1\nsocket = r:TCP_NODELAY=1\ndebug = 3\n';
+  const server = join(dir, 'stunnel-server.conf');
+  const client = join(dir, 'stunnel-client.conf');
+  writeFileSync(server, `${common}[srv]\naccept = 127.0.0.1:${back}\nconnect = 127.0.0.1:${sink.port}\ncert = ${pem.cert}\nkey = ${pem.key}\nsslVersionMin = TLSv1.3\n`);
+  writeFileSync(client, `${common}[cli]\nclient = yes\naccept = 127.0.0.1:${front}\nconnect = 127.0.0.1:${back}\nsslVersionMin = TLSv1.3\n`);
+  const a = track(spawn('stunnel4', [server], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  const b = track(spawn('stunnel4', [client], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  await Promise.all([waitForPort(back), waitForPort(front)]);
+  return { name: 'stunnel4 pair', open: (m) => tcpOpen(front, m), stop: async () => void (await Promise.all([stopChild(a), stopChild(b), stopChild(sink.child)])) };
+}
+
+async function spipedPair(): Promise<Row | string> {
+  if (!ensureTool('spiped', 'spiped')) return 'spiped is not installed and apt-get could not install it';
+  const sink = await startSink(['--tcp', '0']);
+  const key = join(dir, 'spiped.key');
+  writeFileSync(key, randomBytes(32), { mode: 0o600 });
+  const [front, back] = [await freePort(), await freePort()];
+  const d = track(spawn('spiped', ['-F', '-d', '-s', `[127.0.0.1]:${back}`, '-t', `[127.0.0.1]:${sink.port}`, '-k', key, '-n', '64'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  const e = track(spawn('spiped', ['-F', '-e', '-s', `[127.0.0.1]:${front}`, '-t', `[127.0.0.1]:${back}`, '-k', key, '-n', '64'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  await Promise.all([waitForPort(back), waitForPort(front)]);
+  return { name: 'spiped pair', open: (m) => tcpOpen(front, m), stop: async () => void (await Promise.all([stopChild(d), stopChild(e), stopChild(sink.child)])) };
+}
+
+interface WeftAgents {
+  row: Row;
+  admin: { a: string; b: string };
+  clientSocket: string;
+}
+
+async function startWeftAgent(name: string, config: Record<string, unknown>, expose: boolean): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
+  const d = join(dir, name);
+  mkdirSync(join(d, 'meshlets'), { recursive: true });
+  writeFileSync(join(d, 'secret'), 'bench cluster secret', { mode: 0o600 });
+  const file = join(d, 'agent.yaml');
+  writeFileSync(file, stringify({ socketRoot: join(d, 's'), admin: { host: '127.0.0.1', port: 0 }, meshlets: { paths: [join(d, 'meshlets')], watch: false }, ...config }));
+  const env = { ...process.env, ...(expose ? { NODE_OPTIONS: '--expose-gc' } : {}) };
+  return spawnReady(process.execPath, [CLI, 'agent', '--config', file], (l) => l.msg === 'agent ready', env);
+}
+
+async function weftPair(): Promise<WeftAgents> {
+  const meshlet = (n: string, spec: Record<string, unknown>) => ({ apiVersion: 'weft.dev/v1alpha1', kind: 'Meshlet', metadata: { name: n, namespace: 'bench' }, spec });
+  const bDir = join(dir, 'b');
+  const bConf = { tunnel: { name: 'b', listen: '127.0.0.1:0', identityFile: join(bDir, 'id.json'), secretFile: join(bDir, 'secret') } };
+  mkdirSync(join(bDir, 'meshlets'), { recursive: true });
+  writeFileSync(join(bDir, 'meshlets', 'svc.yaml'), stringify(meshlet('svc', { provides: ['sink'] })));
+  const b = await startWeftAgent('b', bConf, true);
+  const sinkPath = join(bDir, 's', 'bench', 'svc', 'main', 'server', 'sink');
+  mkdirSync(join(bDir, 's', 'bench', 'svc', 'main', 'server'), { recursive: true });
+  const sink = await startSink(['--unix', sinkPath]);
+  const aDir = join(dir, 'a');
+  mkdirSync(join(aDir, 'meshlets'), { recursive: true });
+  writeFileSync(join(aDir, 'meshlets', 'app.yaml'), stringify(meshlet('app', { uses: ['sink.svc.bench'] })));
+  const a = await startWeftAgent(
+    'a',
+    {
+      limits: { maxConnections: 100_000, maxPendingHandshakes: 10_000 },
+      tunnel: {
+        name: 'a',
+        listen: '127.0.0.1:0',
+        identityFile: join(aDir, 'id.json'),
+        secretFile: join(aDir, 'secret'),
+        peers: [{ name: 'b', address: String(b.line.tunnel), publicKey: String(b.line.publicKey), services: ['sink.svc.bench'] }],
+      },
+    },
+    true,
+  );
+  const clientSocket = join(aDir, 's', 'bench', 'app', 'main', 'client', 'meshless');
+  const request = Buffer.from(encodeRequest('sink.svc.bench'));
+  const open = async (mode: 'B' | 'E'): Promise<Socket> => {
+    const s = net.connect({ path: clientSocket, allowHalfOpen: true });
+    await once(s, 'connect');
+    s.write(request);
+    const [reply] = (await once(s, 'data')) as [Buffer];
+    if (reply[0] !== 1 || reply[1] !== 0) throw new Error(`weft handshake reply ${reply[1]}`);
+    s.write(mode);
+    return s;
+  };
+  return {
+    row: { name: 'weft agent A → B', open, stop: async () => void (await Promise.all([stopChild(a.child), stopChild(b.child), stopChild(sink.child)])) },
+    admin: { a: String(a.line.admin), b: String(b.line.admin) },
+    clientSocket,
+  };
+}
+
+// ---------------------------------------------------------------- the traffic
+
+/** Sends `bytes` on each of `streams` streams at once; MB/s from first byte to the sink's last count. */
+async function bulk(row: Row, bytes: number, streams: number): Promise<number> {
+  const block = randomBytes(C.chunk);
+  const sockets = await Promise.all(Array.from({ length: streams }, () => row.open('B')));
+  const per = Math.floor(bytes / streams);
+  const started = performance.now();
+  const counts = await Promise.all(
+    sockets.map(async (s) => {
+      const reply: Buffer[] = [];
+      s.on('data', (c: Buffer) => reply.push(c));
+      const ended = once(s, 'end');
+      for (let sent = 0; sent < per; sent += C.chunk) if (!s.write(block)) await once(s, 'drain');
+      s.end();
+      await ended;
+      s.destroy();
+      return Number(Buffer.concat(reply).toString());
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const expected = Math.ceil(per / C.chunk) * C.chunk + 0;
+  for (const n of counts) if (n !== expected) throw new Error(`${row.name}: the sink counted ${n} bytes, not ${expected}`);
+  return (expected * streams) / seconds / 1e6;
+}
+
+/** 100-byte request/response round trips on one stream: p50/p99 in microseconds. */
+async function roundTrips(row: Row): Promise<{ p50: number; p99: number }> {
+  const s = await row.open('E');
+  const msg = randomBytes(100);
+  const times: number[] = [];
+  let have = 0;
+  let wake: (() => void) | null = null;
+  s.on('data', (c: Buffer) => {
+    have += c.length;
+    if (have >= 100 && wake) wake();
+  });
+  for (let i = 0; i < C.warmup + C.roundTrips; i++) {
+    const t0 = performance.now();
+    const got = new Promise<void>((r) => (wake = r));
+    s.write(msg);
+    if (have < 100) await got;
+    have -= 100;
+    wake = null;
+    if (i >= C.warmup) times.push((performance.now() - t0) * 1000);
+  }
+  s.destroy();
+  times.sort((a, b) => a - b);
+  return { p50: times[Math.floor(times.length * 0.5)]!, p99: times[Math.floor(times.length * 0.99)]! };
+}
+
+const progress = (msg: string) => process.stderr.write(`bench tunnel: ${msg}\n`);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+// ---------------------------------------------------------------- handshakes and memory
+
+async function handshakeRates(): Promise<Record<string, number>> {
+  const a = nodeX25519.generateKeyPair();
+  const b = nodeX25519.generateKeyPair();
+  const na = nobleX25519.keyPairFromPrivate(a.privateKey);
+  // Cross-check before timing: both give the same shared secret.
+  if (Buffer.compare(Buffer.from(nodeX25519.dh(a, b.publicKey)), Buffer.from(nobleX25519.dh(na, b.publicKey))) !== 0) throw new Error('X25519 implementations disagree');
+  const rows = await measure([
+    { group: 'X25519 dh', name: 'node:crypto', fn: () => nodeX25519.dh(a, b.publicKey) },
+    { group: 'X25519 dh', name: '@noble/curves', fn: () => nobleX25519.dh(na, b.publicKey) },
+  ]);
+  printTable('X25519 shared secret', rows, 'node:crypto');
+  // Full tunnel handshakes (4 DH per side, Noise hashing, TCP connect) over loopback, both ends here.
+  const out: Record<string, number> = { 'X25519 node:crypto dh/s': rows[0]!.opsPerSec, 'X25519 @noble dh/s': rows[1]!.opsPerSec };
+  for (const [label, x] of [['node:crypto', nodeX25519], ['@noble/curves', nobleX25519]] as const) {
+    const server = net.createServer((sock) => void acceptTunnel(sock, { identity: serverId, psk: 'x', x25519: x }).then((s) => s.destroy(), () => {}));
+    const serverId = generateIdentity();
+    const clientId = generateIdentity();
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as net.AddressInfo).port;
+    const n = label === 'node:crypto' ? C.handshakes : Math.max(10, Math.round(C.handshakes / 5));
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      const sock = net.connect(port, '127.0.0.1');
+      await once(sock, 'connect');
+      const s = await connectTunnel(sock, { identity: clientId, psk: 'x', x25519: x });
+      s.destroy();
+    }
+    out[`tunnel handshakes/s (${label}, both ends in one process)`] = n / ((performance.now() - t0) / 1000);
+    server.close();
+  }
+  return out;
+}
+
+async function agentMemory(admin: string): Promise<{ heapUsed: number; arrayBuffers: number; rss: number; external: number }> {
+  const res = await fetch(admin + '/debug/memory');
+  return ((await res.json()) as { memory: { heapUsed: number; arrayBuffers: number; rss: number; external: number } }).memory;
+}
+
+/** Opens n idle streams A → B, measures both agents' memory, closes them. */
+async function idleStreamMemory(w: WeftAgents, n: number): Promise<Record<string, number>> {
+  const base = { a: await agentMemory(w.admin.a), b: await agentMemory(w.admin.b) };
+  const sockets: Socket[] = [];
+  for (let i = 0; i < n; i += 100) sockets.push(...(await Promise.all(Array.from({ length: Math.min(100, n - i) }, () => w.row.open('E')))));
+  const held = { a: await agentMemory(w.admin.a), b: await agentMemory(w.admin.b) };
+  for (const s of sockets) s.destroy();
+  const per = (k: 'a' | 'b', f: 'heapUsed' | 'arrayBuffers' | 'rss') => (held[k][f] - base[k][f]) / n;
+  return {
+    streams: n,
+    'agent A heap bytes/stream': per('a', 'heapUsed'),
+    'agent A buffers bytes/stream': per('a', 'arrayBuffers'),
+    'agent A rss bytes/stream': per('a', 'rss'),
+    'agent B heap bytes/stream': per('b', 'heapUsed'),
+    'agent B buffers bytes/stream': per('b', 'arrayBuffers'),
+    'agent B rss bytes/stream': per('b', 'rss'),
+  };
+}
+
+// ---------------------------------------------------------------- run
+
+export async function run(): Promise<void> {
+  const results: Record<string, unknown> = { counts: C };
+  try {
+    const rows: Row[] = [];
+    const skipped: Record<string, string> = {};
+    progress('starting the paths');
+    rows.push(await plainTcp());
+    for (const [name, make] of [['node tls 1.3', nodeTls], ['stunnel4 pair', stunnelPair], ['spiped pair', spipedPair]] as const) {
+      const r = await make();
+      if (typeof r === 'string') {
+        skipped[name] = r;
+        process.stderr.write(`bench tunnel: row ${name} skipped: ${r}\n`);
+      } else rows.push(r);
+      progress(`${name} ready`);
+    }
+    const weft = await weftPair();
+    rows.push(weft.row);
+    progress('weft agents ready');
+
+    const samples = new Map<string, { one: number[]; many: number[]; p50: number[]; p99: number[] }>();
+    for (const r of rows) samples.set(r.name, { one: [], many: [], p50: [], p99: [] });
+    for (let round = 0; round < C.rounds; round++) {
+      for (const r of rows) {
+        const s = samples.get(r.name)!;
+        progress(`round ${round + 1}: ${r.name}`);
+        s.one.push(await bulk(r, C.bulkBytes, 1));
+        s.many.push(await bulk(r, C.bulkBytes, C.parallel));
+        const rt = await roundTrips(r);
+        s.p50.push(rt.p50);
+        s.p99.push(rt.p99);
+      }
+    }
+    const table = rows.map((r) => {
+      const s = samples.get(r.name)!;
+      return { name: r.name, bulk1MBs: median(s.one), bulk16MBs: median(s.many), rttP50us: median(s.p50), rttP99us: median(s.p99), samples: s };
+    });
+    printGrid(
+      `tunnel: loopback, same generator and sink (bulk ${C.bulkBytes >> 20} MiB per run, ${C.roundTrips} round trips, median of ${C.rounds} rounds)`,
+      ['path', 'bulk 1 stream MB/s', `bulk ${C.parallel} streams MB/s`, 'RTT p50 µs', 'RTT p99 µs'],
+      table.map((t) => [t.name, t.bulk1MBs.toFixed(0), t.bulk16MBs.toFixed(0), t.rttP50us.toFixed(0), t.rttP99us.toFixed(0)]),
+    );
+    for (const [name, why] of Object.entries(skipped)) process.stdout.write(`  (${name} skipped: ${why})\n`);
+    results.paths = table;
+    results.skipped = skipped;
+
+    const memory = await idleStreamMemory(weft, C.idleStreams);
+    printGrid('agent memory per idle stream (A: client socket + splice + tunnel stream; B: tunnel stream + splice + server socket)', ['measure', 'value'], Object.entries(memory).map(([k, v]) => [k, v.toFixed(0)]));
+    results.idleStreamMemory = memory;
+
+    const stunnel = table.find((t) => t.name === 'stunnel4 pair');
+    const w = table.find((t) => t.name === weft.row.name)!;
+    if (stunnel) {
+      results.targets = {
+        'weft bulk 1 stream ≥ stunnel4': w.bulk1MBs >= stunnel.bulk1MBs,
+        'weft bulk 16 streams ≥ stunnel4': w.bulk16MBs >= stunnel.bulk16MBs,
+        'weft RTT p50 ≤ stunnel4': w.rttP50us <= stunnel.rttP50us,
+        'weft RTT p99 ≤ stunnel4': w.rttP99us <= stunnel.rttP99us,
+        'agent memory per idle stream < 4 KiB (A heap + buffers)': memory['agent A heap bytes/stream']! + memory['agent A buffers bytes/stream']! < 4096,
+      };
+      printGrid('targets', ['target', 'met'], Object.entries(results.targets as Record<string, boolean>).map(([k, v]) => [k, v ? 'yes' : 'NO']));
+    }
+    for (const r of rows) await r.stop();
+
+    results.handshakes = await handshakeRates();
+    printGrid('handshakes', ['measure', 'per second'], Object.entries(results.handshakes as Record<string, number>).map(([k, v]) => [k, v.toFixed(0)]));
+  } finally {
+    await Promise.all(procs.map(stopChild));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  writeResults('tunnel', results);
+}

@@ -153,10 +153,19 @@ export class RecordOpener {
   private flags = 0;
   bytes = 0;
   error = RecordError.NONE;
+  /** With `transient`, plaintext is a view of the kernel's I/O region, valid only during the sink call. */
+  private readonly ioView: Buffer | null;
 
-  constructor(key: Uint8Array, kernel = aeadKernel()) {
+  /**
+   * `transient`: open each record in place in the kernel's memory and hand the sink
+   * a view of it (no allocation, one copy fewer); the sink must copy what it keeps
+   * before returning. Otherwise each record's plaintext is a fresh Buffer.
+   */
+  constructor(key: Uint8Array, kernel = aeadKernel(), options: { transient?: boolean } = {}) {
     this.kernel = kernel;
     this.state = new CounterNonce(key);
+    const io = kernel.io;
+    this.ioView = options.transient ? Buffer.from(io.buffer, io.byteOffset, io.length) : null;
   }
 
   get records(): number {
@@ -184,17 +193,27 @@ export class RecordOpener {
   /** Opens one whole sealed record; hands the plaintext to sink. */
   private open(sealed: Uint8Array, aad: Uint8Array, sink: (plain: Buffer) => boolean): boolean {
     const n = sealed.length - AEAD_TAG_LENGTH;
-    const out = n === 0 ? EMPTY : Buffer.allocUnsafe(n);
     const s = this.state;
-    const r = this.kernel.openInto(s.key, s.nonce, sealed, aad, out);
+    let out: Buffer;
+    let r: number;
+    if (this.ioView) {
+      this.ioView.set(sealed);
+      r = this.kernel.openInPlace(s.key, s.nonce, sealed.length, aad);
+      out = this.ioView.subarray(0, n);
+    } else {
+      out = n === 0 ? EMPTY : Buffer.allocUnsafe(n);
+      r = this.kernel.openInto(s.key, s.nonce, sealed, aad, out);
+    }
     if (r < 0) {
       this.error = RecordError.AUTH_FAILED;
       return false;
     }
     s.advance();
-    if (this.flags & RECORD_FLAG_KEY_UPDATE) s.rekey();
     this.need = 0;
-    return n === 0 ? true : sink(out);
+    // The sink first: REKEY runs the kernel, which would clobber a transient plaintext.
+    const go = n === 0 ? true : sink(out);
+    if (this.flags & RECORD_FLAG_KEY_UPDATE) s.rekey();
+    return go;
   }
 
   /**

@@ -64,6 +64,8 @@ export interface OpenStreamOptions {
 }
 
 const SESSION_DATA_MIN_FRAGMENT = 1024;
+/** Size of each receive buffer DATA payloads are copied into. */
+const RX_BUFFER = 256 << 10;
 const ZERO8 = new Uint8Array(8);
 const EMPTY = new Uint8Array(0);
 
@@ -156,7 +158,7 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
     this.handshakeHash = hs.handshakeHash;
     const now = performance.now();
     this.sealer = new RecordSealer(hs.sendKey, { afterRecords: options.rekeyAfterRecords, afterMs: options.rekeyAfterMs }, now);
-    this.opener = new RecordOpener(hs.receiveKey);
+    this.opener = new RecordOpener(hs.receiveKey, undefined, { transient: true });
     this.io = this.sealer.kernel.io;
     this.nextStreamId = role === 'initiator' ? 1 : 2;
     this.sendWindow = hs.remoteSettings.initialSessionWindow;
@@ -590,10 +592,17 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
 
   // ------------------------------------------------------------ receiving
 
+  private inboxes: TunnelStream[] = [];
+  /** Where received DATA is copied out of kernel memory (streams hold slices of it). */
+  private rx = Buffer.allocUnsafe(0);
+  private rxOff = 0;
+
   private readonly onData = (chunk: Buffer) => {
     if (this.state === State.CLOSED) return;
     this.lastReceived = performance.now();
-    if (!this.opener.feed(chunk, this.onPlain)) {
+    const fed = this.opener.feed(chunk, this.onPlain);
+    if (this.inboxes.length > 0) this.deliver();
+    if (!fed) {
       if (this.dead) return;
       const e = this.opener.error;
       if (e === RecordError.AUTH_FAILED) {
@@ -711,16 +720,59 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
       this.creditSession(n);
       return this.resetStream(s, TunnelErrorCode.FLOW_CONTROL_ERROR, 'peer sent beyond the stream window');
     }
-    s.pushed += n;
-    s.push(piece);
+    // The plaintext is a view of kernel memory: copy the payload out now, into the
+    // receive buffer, next to this stream's previous piece when it came just before.
+    // Pieces are held until the end of this socket read: one chunk per stream per
+    // read, so a consumer makes one write (one syscall) for several records.
+    if (this.rxOff + n > this.rx.length) {
+      this.rx = Buffer.allocUnsafe(Math.max(RX_BUFFER, n));
+      this.rxOff = 0;
+    }
+    this.rx.set(piece, this.rxOff);
+    const copy = this.rx.subarray(this.rxOff, this.rxOff + n);
+    this.rxOff += n;
+    if (s.inbox === null) {
+      s.inbox = [copy];
+      this.inboxes.push(s);
+    } else {
+      const last = s.inbox[s.inbox.length - 1]!;
+      if (last.buffer === copy.buffer && last.byteOffset + last.length === copy.byteOffset) {
+        s.inbox[s.inbox.length - 1] = this.rx.subarray(last.byteOffset - this.rx.byteOffset, this.rxOff);
+      } else s.inbox.push(copy);
+    }
+    s.inboxBytes += n;
     if (fin) this.remoteFin(s);
-    this.credit(s);
   }
 
   private remoteFin(s: TunnelStream): void {
     if (s.flags & StreamFlag.REMOTE_FIN) return this.resetStream(s, TunnelErrorCode.PROTOCOL_ERROR, 'second FIN');
     s.flags |= StreamFlag.REMOTE_FIN;
-    s.push(null);
+    if (s.inbox !== null) s.finQueued = true;
+    else s.push(null);
+  }
+
+  /** Hands each stream what arrived for it in this socket read, as one chunk, then credits the peer. */
+  private deliver(): void {
+    const list = this.inboxes;
+    this.inboxes = [];
+    for (const s of list) {
+      const inbox = s.inbox;
+      if (inbox === null) continue;
+      const n = s.inboxBytes;
+      s.inbox = null;
+      s.inboxBytes = 0;
+      if (s.destroyed || (s.flags & StreamFlag.RESET)) continue;
+      s.pushed += n;
+      let chunk = inbox.length === 1 ? inbox[0]! : Buffer.concat(inbox, n);
+      // A small chunk must not keep a whole receive buffer alive while its reader stalls.
+      if (chunk.length < chunk.buffer.byteLength >>> 3) chunk = Buffer.from(chunk);
+      s.push(chunk);
+      if (s.finQueued) {
+        s.finQueued = false;
+        s.push(null);
+      }
+      this.credit(s);
+    }
   }
 
   /**
@@ -920,6 +972,12 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
   private forget(s: TunnelStream): void {
     if (this.streams.get(s.id) !== s) return;
     this.streams.delete(s.id);
+    if (s.inbox !== null) {
+      // Received but never delivered: the session window gets it back below.
+      s.pushed += s.inboxBytes;
+      s.inbox = null;
+      s.inboxBytes = 0;
+    }
     if (s.pushed > s.sessionCredited) {
       const n = s.pushed - s.sessionCredited;
       s.sessionCredited = s.pushed;

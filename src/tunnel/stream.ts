@@ -86,6 +86,9 @@ export class TunnelStream extends Duplex {
   /** @internal */ pending = 0;
   /** @internal */ writeCallback: ((err?: Error | null) => void) | null = null;
   /** @internal */ finalCallback: ((err?: Error | null) => void) | null = null;
+  /** @internal Payloads received in the current socket read, delivered as one chunk at its end. */ inbox: Buffer[] | null = null;
+  /** @internal */ inboxBytes = 0;
+  /** @internal The peer's FIN arrived behind data still in the inbox. */ finQueued = false;
   /** @internal Opener side: settles openStream(). */ opened: { resolve: (s: TunnelStream) => void; reject: (e: Error) => void } | null = null;
 
   /** @internal Streams are made by TunnelSession (openStream, or a peer's OPEN). */

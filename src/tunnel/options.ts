@@ -51,7 +51,7 @@ export const DEFAULTS = {
   maxOutboundBuffered: 64 << 20,
   /** Most plaintext one flush seals before yielding to I/O. */
   maxFlushBytes: 256 << 10,
-  streamHighWaterMark: 64 << 10,
+  streamHighWaterMark: 256 << 10,
   /** How long a graceful close may wait for the socket to flush before it is destroyed. */
   lingerMs: 1_000,
 } as const;

@@ -66,6 +66,8 @@ export interface OpenStreamOptions {
 const SESSION_DATA_MIN_FRAGMENT = 1024;
 /** Size of each receive buffer DATA payloads are copied into. */
 const RX_BUFFER = 256 << 10;
+/** Outgoing buffers kept for reuse per session. */
+const WIRE_POOL = 4;
 const ZERO8 = new Uint8Array(8);
 const EMPTY = new Uint8Array(0);
 
@@ -462,7 +464,10 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
     const frames = this.ready.length + Math.ceil(dataBudget / this.peerSettings.maxFrameSize) + 1;
     const plain = this.ctrlLen + dataBudget + frames * FRAME_HEADER_SIZE;
     const records = Math.ceil(plain / (MAX_RECORD_PLAINTEXT - SESSION_DATA_MIN_FRAGMENT)) + 1;
-    const wire = Buffer.allocUnsafe(plain + records * (RECORD_HEADER_SIZE + 16) + SESSION_DATA_MIN_FRAGMENT);
+    const need = plain + records * (RECORD_HEADER_SIZE + 16) + SESSION_DATA_MIN_FRAGMENT;
+    // Outgoing buffers are reused once the socket has written them (no garbage per flush).
+    const pooled = need <= this.wireSize ? this.wirePool.pop() : undefined;
+    const wire = pooled ?? Buffer.allocUnsafe(need <= this.wireSize ? this.wireSize : need);
     const io = this.io;
     const now = performance.now();
     let pos = 0;
@@ -552,7 +557,10 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
     // Whatever is left waits for the next flush (ahead of streams queued meanwhile).
     if (list.length > 0) this.ready = list.concat(this.ready);
     closeRecord();
-    if (pos > 0) sock.write(pos === wire.length ? wire : wire.subarray(0, pos));
+    if (pos > 0) {
+      if (wire.length === this.wireSize) sock.write(wire.subarray(0, pos), () => this.wirePool.length < WIRE_POOL && this.wirePool.push(wire));
+      else sock.write(pos === wire.length ? wire : wire.subarray(0, pos));
+    } else if (wire.length === this.wireSize && this.wirePool.length < WIRE_POOL) this.wirePool.push(wire);
     this.runAfterFlush();
     if (this.dead) return;
     if (this.ctrlLen > 0 || (this.ready.length > 0 && this.sendWindow > 0 && sock.writableLength < this.o.socketHighWater)) {
@@ -593,6 +601,12 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
   // ------------------------------------------------------------ receiving
 
   private inboxes: TunnelStream[] = [];
+  /** Reusable outgoing buffers, each big enough for a flush of maxFlushBytes. */
+  private readonly wirePool: Buffer[] = [];
+  private get wireSize(): number {
+    const frames = Math.ceil(this.o.maxFlushBytes / 512) + 64;
+    return this.o.maxFlushBytes + 64 * 1024 + frames * FRAME_HEADER_SIZE + (Math.ceil(this.o.maxFlushBytes / 8192) + 8) * (RECORD_HEADER_SIZE + 16);
+  }
   /** Where received DATA is copied out of kernel memory (streams hold slices of it). */
   private rx = Buffer.allocUnsafe(0);
   private rxOff = 0;

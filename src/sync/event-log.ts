@@ -10,8 +10,21 @@ import { eventProblem, type SyncEvent } from './events.js';
 export const LOG_FILE = 'events.yaml';
 const END_MARKER = '...\n';
 
+/**
+ * How documents are written: 'block' is the yaml package's block style (easy
+ * to read); 'flow' writes each value as JSON, which YAML 1.2 reads as flow
+ * style — the same data, ~20x cheaper to produce (see bench/sync).
+ */
+export type LogStyle = 'block' | 'flow';
+
 /** One event as a complete YAML document. */
-export function eventDocument(e: SyncEvent): string {
+export function eventDocument(e: SyncEvent, style: LogStyle = 'block'): string {
+  if (style === 'flow') {
+    return (
+      `---\nuid: ${JSON.stringify(e.uid)}\nversion: ${e.version}\ntimestamp: ${JSON.stringify(e.timestamp)}\n` +
+      `agent: ${JSON.stringify(e.agent)}\nkind: ${e.kind}\nevent: ${e.event}\nobject: ${JSON.stringify(e.object)}\n${END_MARKER}`
+    );
+  }
   return `---\n${stringify(e, { lineWidth: 0 })}${END_MARKER}`;
 }
 

@@ -11,7 +11,7 @@ import { WeftError } from '../errors.js';
 import { logError } from '../errors-explain.js';
 import { writeFileAtomic, removeStaleTemps } from './atomic-write.js';
 import { CatalogState } from './catalog-state.js';
-import { EventLog, eventDocument, readEventLog } from './event-log.js';
+import { EventLog, eventDocument, readEventLog, type LogStyle } from './event-log.js';
 import type { SyncEvent, SyncSink } from './events.js';
 
 export const SNAPSHOT_FILE = 'snapshot.json';
@@ -27,6 +27,8 @@ export interface FileSinkOptions {
   snapshotDebounceMs?: number;
   /** …but no later than this after the first unsaved change (default 10 s). */
   snapshotMaxDelayMs?: number;
+  /** Event log style: 'block' YAML (default) or 'flow' (JSON values, much faster to write). */
+  logStyle?: LogStyle;
   /** Removed uids remembered so late, older events cannot resurrect them (default 100,000). */
   maxTombstones?: number;
   log?: (err: WeftError, context: Record<string, unknown>) => void;
@@ -51,6 +53,7 @@ export class FileSink implements SyncSink {
   private readonly state: CatalogState;
   private readonly eventLog: EventLog;
   private readonly debounceMs: number;
+  private readonly logStyle: LogStyle;
   private readonly maxDelayMs: number;
   private readonly log: (err: WeftError, context: Record<string, unknown>) => void;
   private pending: string[] = [];
@@ -68,6 +71,7 @@ export class FileSink implements SyncSink {
     this.snapshotPath = join(options.dir, SNAPSHOT_FILE);
     this.state = state;
     this.debounceMs = options.snapshotDebounceMs ?? 1000;
+    this.logStyle = options.logStyle ?? 'block';
     this.maxDelayMs = Math.max(options.snapshotMaxDelayMs ?? 10_000, this.debounceMs);
     this.log = options.log ?? ((err, ctx) => logError(err, ctx));
     this.eventLog = new EventLog(options.dir, options.maxLogBytes ?? 16 * 1024 * 1024, options.keepLogs ?? 5);
@@ -152,7 +156,7 @@ export class FileSink implements SyncSink {
       return;
     }
     this.counters.written++;
-    this.pending.push(eventDocument(event));
+    this.pending.push(eventDocument(event, this.logStyle));
     if (this.state.apply(event)) this.markDirty();
     this.scheduleDrain();
   }

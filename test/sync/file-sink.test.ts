@@ -56,6 +56,20 @@ describe('file sink', () => {
     assert.deepEqual((await readEventLog(join(dir, LOG_FILE))).events, published, 'a string with "..." and "---" lines does not break the documents');
   });
 
+  test("logStyle 'flow' writes the same events as JSON-valued YAML documents", async (t) => {
+    const dir = tempDir(t);
+    const { log } = collectingLog();
+    const sink = await FileSink.open({ dir, log, logStyle: 'flow' });
+    const engine = new SyncEngine({ agent: 'a1', sinks: [sink] });
+    const published = [
+      engine.publish('service', 'added', 'http.web.default', { ports: [80, 443], note: 'multi\nline\n...\n---', 'key: with colon': null, nested: { '#': true } }),
+      engine.publish('health', 'down', 'ep "quoted" \u2028', { reason: 'timeout', unicode: 'é✓' }),
+    ];
+    await engine.close();
+    assert.deepEqual(yamlEvents(join(dir, LOG_FILE)), published);
+    assert.deepEqual((await readEventLog(join(dir, LOG_FILE))).events, published);
+  });
+
   test('the log rotates by size: events.yaml, .1 … .N, oldest deleted, documents never split', async (t) => {
     const dir = tempDir(t);
     const { log } = collectingLog();

@@ -180,6 +180,20 @@ describe('Meshlet CRD (deploy/crd-meshlet.yaml) and the agent validator agree', 
     }
   });
 
+  test('the DaemonSet ConfigMap holds an agent config and meshlets the agent accepts', async () => {
+    const cm = parseAllDocuments(readFileSync(join(root, 'deploy', 'daemonset.yaml'), 'utf8')).map((d) => d.toJS()).find((d) => d.kind === 'ConfigMap');
+    const { parseAgentConfig } = (await import(pathToFileURL(join(here, '..', '..', 'src', 'config', 'agent-config.js')).href)) as {
+      parseAgentConfig: (doc: unknown, source: string, baseDir: string) => { socketRoot: string; admin: { host: string; port: number } };
+    };
+    const config = parseAgentConfig(parse(cm.data['agent.yaml']), 'configmap/agent.yaml', '/');
+    assert.equal(config.socketRoot, '/var/run/weft/sockets');
+    assert.deepEqual(config.admin, { host: '127.0.0.1', port: 9901 });
+    for (const doc of parseAllDocuments(cm.data['meshlets.yaml']).map((d) => d.toJS())) {
+      assert.equal(agentAccepts(doc), undefined);
+      assert.equal(crdAccepts(doc), undefined);
+    }
+  });
+
   test('good edge cases pass both', () => {
     assert.equal(agentAccepts(base()), undefined);
     assert.equal(crdAccepts(base()), undefined);

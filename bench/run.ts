@@ -7,6 +7,7 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   handshake: () => import('./handshake.js'),
   'service-table': () => import('./service-table.js'),
   agent: () => import('./agent.js'),
+  sync: () => import('./sync.js'),
 };
 
 const wanted = process.argv.slice(2);

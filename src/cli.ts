@@ -9,6 +9,7 @@
 //   weft serve-echo --socket PATH         serve a byte echo on a Unix socket (a test service)
 //   weft check [--config FILE]            validate the config and meshlet files, print a summary
 //   weft explain <CODE>                   describe an error code
+//   weft sync --out DIR [...]             write catalog events to an event log + snapshot (docs/sync.md)
 //   weft sim [...]                        run the deterministic gossip simulator (docs/simulator.md)
 import { parseArgs } from 'node:util';
 import type { Socket } from 'node:net';
@@ -25,8 +26,9 @@ import { defaultAgentConfig } from './config/default-config.js';
 import { durationMs, parseDuration } from './config/duration.js';
 import { loadMeshlets } from './config/load-meshlets.js';
 import type { MeshletSpec } from './config/meshlet.js';
-import { WeftError, explain } from './errors.js';
+import { WeftError } from './errors.js';
 import { WEFT_VERSION } from './version.js';
+import { runExplainCommand } from './errors-explain.js';
 
 const USAGE = `usage:
   weft agent [--config FILE]
@@ -35,6 +37,7 @@ const USAGE = `usage:
   weft serve-echo --socket PATH
   weft check [--config FILE]
   weft explain <CODE>
+  weft sync --out DIR [--nats URL [--jetstream]]
   weft sim [--members N] [--seed S] [--loss P] [--duration D] [--scenario converge|partition|pause|kill] [--profile lan|fast]
 `;
 
@@ -206,13 +209,6 @@ function runCheck(argv: string[]): void {
   }
 }
 
-function runExplain(argv: string[]): void {
-  const code = argv[0];
-  const spec = code ? explain(code) : undefined;
-  if (!spec) die(new Error(`unknown error code ${code ?? ''}`), 2);
-  process.stdout.write(`${spec.code} (${spec.severity}): ${spec.title}\n  cause: ${spec.cause}\n  remediation: ${spec.remediation}\n`);
-}
-
 const [command, ...rest] = process.argv.slice(2);
 switch (command) {
   case 'agent':
@@ -228,8 +224,13 @@ switch (command) {
     runCheck(rest);
     break;
   case 'explain':
-    runExplain(rest);
+    process.exitCode = runExplainCommand(rest);
     break;
+  case 'sync': {
+    const { runSyncCommand } = await import('./sync/cli.js');
+    process.exitCode = await runSyncCommand(rest);
+    break;
+  }
   case 'sim': {
     // Loaded on demand: the simulator is not needed to run an agent.
     const { runSimCommand } = await import('./sim/cli.js');

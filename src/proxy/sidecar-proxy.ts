@@ -57,10 +57,10 @@ export interface SidecarProxyOptions {
   log: Logger;
   /** Access control (sidecar: the local meshlet's uses). */
   allows?: ((serviceId: string) => boolean) | undefined;
-  /** Who the proxy's connections are from, for the upstream (sidecar: the local meshlet). */
-  identity?: ClientIdentity | undefined;
-  /** Namespace of short names when config.namespace is unset. */
-  namespace?: string | undefined;
+  /** Who the proxy's connections are from, for the upstream (sidecar: the local meshlet); a function is read at start(). */
+  identity?: ClientIdentity | (() => ClientIdentity | undefined) | undefined;
+  /** Namespace of short names when config.namespace is unset; a function is read at start(). */
+  namespace?: string | (() => string | undefined) | undefined;
   /** Resolvers per protocol (default MeshHostResolver for all). */
   resolvers?: Partial<Record<ProxyProtocol, DestinationResolver>>;
   /** Access-log sink override (tests). */
@@ -103,8 +103,10 @@ export class SidecarProxy {
   readonly directory: EndpointDirectory;
   readonly health = new LocalHealth();
   readonly delivery: ProxyDelivery;
-  readonly identity: ClientIdentity;
-  readonly namespace: string;
+  #identity: ClientIdentity;
+  #namespace: string;
+  readonly #lateIdentity: (() => ClientIdentity | undefined) | undefined;
+  readonly #lateNamespace: (() => string | undefined) | undefined;
   readonly #resolvers: Record<ProxyProtocol, DestinationResolver>;
   readonly #allows: ((serviceId: string) => boolean) | undefined;
   readonly #table: ServiceTable;
@@ -129,8 +131,10 @@ export class SidecarProxy {
     this.log = options.log;
     this.metrics = new ProxyMetrics(options.registry);
     this.accessLog = new AccessLog(options.accessLogSink ?? options.config.accessLog);
-    this.namespace = options.config.namespace ?? options.namespace ?? 'default';
-    this.identity = options.identity ?? { namespace: this.namespace, meshlet: 'http-proxy', instance: hostname() };
+    this.#lateNamespace = typeof options.namespace === 'function' ? options.namespace : undefined;
+    this.#lateIdentity = typeof options.identity === 'function' ? options.identity : undefined;
+    this.#namespace = options.config.namespace ?? (typeof options.namespace === 'string' ? options.namespace : undefined) ?? 'default';
+    this.#identity = (typeof options.identity === 'object' ? options.identity : undefined) ?? { namespace: this.#namespace, meshlet: 'http-proxy', instance: hostname() };
     this.#allows = options.allows;
     this.delivery = new ProxyDelivery({
       local: options.upstream,
@@ -143,6 +147,8 @@ export class SidecarProxy {
     this.#rules = new RuleSet([], [], this.#resolvers.http, this.directory);
     this.#table = new ServiceTable({ capacity: 1024 });
     const clock = systemClock();
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
     this.#rateLimits = new RouteRateLimits(options.shared ?? soloSharedValues(clock), clock);
     this.#checker = new HealthChecker({
       specs: options.config.healthChecks,
@@ -152,7 +158,7 @@ export class SidecarProxy {
       reporter: options.healthReporter,
       metrics: this.metrics,
       log: this.log,
-      source: this.identity,
+      source: { get namespace() { return self.identity.namespace; }, get meshlet() { return self.identity.meshlet; }, get instance() { return self.identity.instance; } },
     });
     this.#http = createHttpServer(
       {
@@ -180,12 +186,24 @@ export class SidecarProxy {
     return this.#url;
   }
 
+  /** Namespace of short names. */
+  get namespace(): string {
+    return this.#namespace;
+  }
+
+  /** Who the proxy's upstream connections are from. */
+  get identity(): ClientIdentity {
+    return this.#identity;
+  }
+
   get rules(): RuleSet {
     return this.#rules;
   }
 
   /** Loads the rules (a bad file is fatal here), listens, starts health checks and the rules watcher. */
   async start(): Promise<void> {
+    if (this.config.namespace === undefined) this.#namespace = this.#lateNamespace?.() ?? this.#namespace;
+    this.#identity = this.#lateIdentity?.() ?? this.#identity;
     if (this.config.rules.paths.length) {
       this.#install(loadRules(this.config.rules.paths, this.namespace));
       if (this.config.rules.watch) this.#watcher = new ReloadWatcher(this.config.rules.paths, this.config.rules.debounceMs, () => this.reloadRules('file change'), this.log);
@@ -295,7 +313,7 @@ export class SidecarProxy {
     if (!hp) return this.badRequest('bad-host', authority);
     const r = this.#resolvers[protocol].resolve(hp.host, hp.port, this.namespace);
     if (!r.ok) {
-      const what = r.reason === 'ambiguous' ? `${hp.host} is ambiguous` : r.reason === 'unknown' ? `no mesh service for ${hp.host}` : `${hp.host} is not a mesh name`;
+      const what = r.reason === 'ambiguous' ? `${hp.host} is ambiguous` : r.reason === 'unknown' ? `${hp.host} is unknown` : `${hp.host} is not a mesh name`;
       return proxyError(404, 'WEFT-P002', what, { host: hp.host, ...(hp.port !== undefined ? { port: hp.port } : {}), reason: r.reason, ...(r.candidates.length ? { candidates: r.candidates } : {}) });
     }
     if (this.#allows && !this.#allows(r.serviceId)) return proxyError(403, 'WEFT-P012', r.serviceId, { service: r.serviceId });
@@ -369,7 +387,7 @@ export class SidecarProxy {
     svc.refresh(this.directory, now);
     const key = `${serviceId}|${selectorKey(selector)}`;
     let c = this.#clusters.get(key);
-    if (!c) this.#clusters.set(key, (c = new UpstreamCluster(svc, selector, this.#table, this.delivery, this.identity, this.config)));
+    if (!c) this.#clusters.set(key, (c = new UpstreamCluster(svc, selector, this.#table, this.delivery, this.#identity, this.config)));
     c.applyRules(this.#rulesGen, this.config, this.#rules.destination(serviceId));
     return c;
   }

@@ -91,6 +91,7 @@ export function forwardHttp1(p: SidecarProxy, req: IncomingMessage, res: ServerR
   const start = performance.now();
   const protocol = req.httpVersion === '1.0' ? 'http/1.0' : 'http/1.1';
   const reject = (reply: ProxyErrorReply, extra: { service?: string; route?: string; rc?: RequestContext; close?: boolean } = {}) => {
+    if (extra.close) p.closing(req.socket);
     sendError(res, reply, extra.close === true, extra.rc?.requestId);
     const ms = performance.now() - start;
     p.accessLog.log(
@@ -187,8 +188,17 @@ class Http1Forward {
     this.#path = rewritePath(rc.path, d, reqPath);
   }
 
+  /** The client's request turned out malformed (a parse error in its body): drop the attempt, answer nothing more. */
+  abort(): void {
+    if (this.#done) return;
+    this.#current?.destroy();
+    this.#body?.detach();
+    this.#finish(400, 'malformed request body', 'WEFT-P001');
+  }
+
   begin(): void {
     this.#p.requestStarted();
+    this.#p.trackInflight(this.#req.socket, this);
     this.#res.once('close', () => {
       if (!this.#done) this.#finish(499, 'client closed', undefined);
     });
@@ -366,6 +376,7 @@ class Http1Forward {
     clearTimeout(this.#deadline);
     if (status === 499) this.#current?.destroy();
     const p = this.#p;
+    p.trackInflight(this.#req.socket, undefined);
     p.requestEnded();
     const ms = performance.now() - this.#rc.start;
     this.#d.stats.record(status, ms / 1000);

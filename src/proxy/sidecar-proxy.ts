@@ -124,6 +124,7 @@ export class SidecarProxy {
   #http: HttpServer;
   #h2: Http2Server;
   #active = 0;
+  #idle: (() => void) | undefined;
   #url = '';
 
   constructor(options: SidecarProxyOptions) {
@@ -164,7 +165,8 @@ export class SidecarProxy {
       {
         maxHeaderSize: options.config.limits.maxHeaderBytes,
         insecureHTTPParser: false,
-        requireHostHeader: true,
+        // The guard answers a missing Host itself, with the structured error.
+        requireHostHeader: false,
         keepAliveTimeout: options.config.timeouts.clientIdleMs,
         headersTimeout: options.config.timeouts.headersMs,
         requestTimeout: 0,
@@ -268,9 +270,28 @@ export class SidecarProxy {
     });
   }
 
+  /** The request being forwarded on a client connection, so a parse error later in its body can stop it. */
+  readonly #inflight = new WeakMap<Socket, { abort(): void }>();
+
+  /** Connections already answered with a 400 and `connection: close`: a later parse error on them gets no second answer. */
+  readonly #closing = new WeakSet<Socket>();
+
+  closing(socket: Socket): void {
+    this.#closing.add(socket);
+  }
+
+  trackInflight(socket: Socket, forward: { abort(): void } | undefined): void {
+    if (forward) this.#inflight.set(socket, forward);
+    else this.#inflight.delete(socket);
+  }
+
   #onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
+    // A request whose head passed but whose body is malformed: stop it before (or while) it goes upstream.
+    this.#inflight.get(socket)?.abort();
+    this.#inflight.delete(socket);
+    const inFlight = (socket as unknown as { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent || this.#closing.has(socket)) {
+      socket.destroySoon();
       return;
     }
     const reason = clientErrorReason(err.code);
@@ -397,7 +418,7 @@ export class SidecarProxy {
   }
 
   requestEnded(): void {
-    this.#active--;
+    if (--this.#active === 0) this.#idle?.();
   }
 
   accessRecord(protocol: AccessRecord['protocol'], method: string, authority: string, path: string, status: number, durationMs: number, extra: Partial<AccessRecord>): AccessRecord {
@@ -451,23 +472,31 @@ export class SidecarProxy {
     }));
   }
 
-  /** Stops listening, closes client connections after `graceMs`, upstream pools, timers. */
+  /** Stops listening, lets requests in flight finish for up to `graceMs`, then closes client connections, upstream pools, timers. */
   async close(graceMs = 0): Promise<void> {
     this.#watcher?.close();
     this.#checker.close();
     this.#rateLimits.close();
     const net = this.#net;
     this.#net = undefined;
-    if (net) await new Promise<void>((r) => net.close(() => r()).unref());
+    // server.close() calls back once every connection is gone: those are ended below.
+    const closed = net ? new Promise<void>((r) => net.close(() => r())) : Promise.resolve();
     this.#http.closeIdleConnections();
     if (graceMs > 0 && this.#active > 0) {
-      const deadline = Date.now() + graceMs;
-      while (this.#active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        this.#idle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#idle = undefined;
     }
     for (const s of this.#sockets) s.destroy();
     for (const c of this.#clusters.values()) c.close();
     for (const s of this.#services.values()) s.close();
     this.#clusters.clear();
+    await closed;
     await this.accessLog.close();
   }
 }

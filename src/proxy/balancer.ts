@@ -6,7 +6,10 @@
 //   random          weighted random
 //   least-request   power of two choices on peak-EWMA latency × (requests in flight + 1) / weight
 //   consistent-hash Maglev through the service-table kernel, keyed by a header or the client address
-import type { ServiceTable } from '../kernel/service-table.js';
+import { defaultMaglevSize, type ServiceTable } from '../kernel/service-table.js';
+
+/** Maglev table entries at least: ≤ 1 % imbalance up to 40 endpoints (M > 100 N), 8 KiB of kernel memory. */
+export const MAGLEV_MIN_TABLE = 4093;
 import type { EndpointState } from './endpoint-state.js';
 
 export interface Balancer {
@@ -106,7 +109,9 @@ export class MaglevBalancer implements Balancer {
     if (this.#list !== eligible) {
       this.#list = eligible;
       this.#table.set(this.#key, eligible.map((e) => Math.max(1, Math.min(0xffffffff, Math.round(e.ep.weight)))));
-      this.#table.setMaglev(this.#key, eligible.map((e) => e.ep.key));
+      // A table size that does not change with the endpoint count (up to ~40 endpoints), so
+      // losing or regaining an endpoint moves few keys; the same set always gives the same table.
+      this.#table.setMaglev(this.#key, eligible.map((e) => e.ep.key), Math.max(MAGLEV_MIN_TABLE, defaultMaglevSize(eligible.length)));
     }
     const i = this.#table.pickConsistent(this.#key, hash);
     const chosen = i >= 0 ? eligible[i] : undefined;

@@ -128,7 +128,7 @@ export class HealthChecker {
   #rest(spec: HealthCheckSpec, stream: Duplex, signal: AbortSignal): Promise<string | undefined> {
     return new Promise((resolve) => {
       if (signal.aborted) return resolve(`no answer within ${spec.timeoutMs}ms`);
-      const req = request({ createConnection: () => stream as never, agent: false, method: 'GET', path: spec.path, headers: { host: spec.service, connection: 'close', 'user-agent': 'weft-health-check' } }, (res) => {
+      const req = request({ createConnection: () => stream as never, method: 'GET', path: spec.path, headers: { host: spec.service, connection: 'close', 'user-agent': 'weft-health-check' } }, (res) => {
         const status = res.statusCode ?? 0;
         const chunks: Buffer[] = [];
         let size = 0;

@@ -49,7 +49,7 @@ export class RoundRobinBalancer implements Balancer {
   #list: readonly EndpointState[] | undefined;
   #current = new Float64Array(0);
 
-  pick(eligible: readonly EndpointState[], _h: number | undefined, tried: ReadonlySet<EndpointState> | undefined): EndpointState | undefined {
+  pick(eligible: readonly EndpointState[], _h: number | undefined, tried: ReadonlySet<EndpointState> | undefined, _now?: number): EndpointState | undefined {
     if (eligible.length <= 1) return eligible[0];
     if (this.#list !== eligible) {
       this.#list = eligible;

@@ -48,7 +48,9 @@ export function headerMatch(name: string, v: unknown, at: FieldPath): HeaderMatc
   const rest: Mapping = { ...m };
   delete rest.invert;
   if (m.invert !== undefined && typeof m.invert !== 'boolean') throw at.key('invert').error('true or false', m.invert);
-  if ('present' in rest) {
+  // Istio: an empty match `{}` means the header is present.
+  if ('present' in rest || Object.keys(rest).length === 0) {
+    if (Object.keys(rest).length === 0) return { name: name.toLowerCase(), match: undefined, invert };
     if (rest.present !== true) throw at.key('present').error('true', rest.present);
     return { name: name.toLowerCase(), match: undefined, invert };
   }

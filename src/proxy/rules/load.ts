@@ -40,7 +40,7 @@ export function ruleFiles(paths: readonly string[]): string[] {
 export function parseRulesText(text: string, source: string, defaultNamespace: string): LoadedRules {
   const routes: RouteSpec[] = [];
   const destinations: DestinationSpec[] = [];
-  const notes: ImportNotes = { ignored: [] };
+  const ignored: string[] = [];
   const docs = parseAllDocuments(text);
   let n = 0;
   for (const d of Array.isArray(docs) ? docs : [docs]) {
@@ -50,6 +50,7 @@ export function parseRulesText(text: string, source: string, defaultNamespace: s
     const doc: unknown = d.toJS();
     if (doc === null || doc === undefined) continue;
     const at = new FieldPath(name, '');
+    const notes: ImportNotes = { ignored: [] };
     try {
       if (!isMapping(doc)) throw at.error('a mapping (a Route, Destination, VirtualService or DestinationRule)', doc);
       const api = doc.apiVersion;
@@ -65,8 +66,9 @@ export function parseRulesText(text: string, source: string, defaultNamespace: s
       if (e instanceof WeftError && e.code !== 'WEFT-P009') throw new WeftError('WEFT-P009', e.message.replace(/^WEFT-\w+ [^:]+: /, ''), e.details);
       throw e;
     }
+    for (const f of notes.ignored) ignored.push(`${name}: ${f}`);
   }
-  return { routes, destinations, files: [source], ignored: notes.ignored.map((f) => `${source}: ${f}`) };
+  return { routes, destinations, files: [source], ignored };
 }
 
 /** Reads every rule file; throws WEFT-P009 on the first problem. */

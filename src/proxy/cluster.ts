@@ -10,7 +10,7 @@ import type { MeshUpstream } from './delivery.js';
 import { EndpointState } from './endpoint-state.js';
 import type { EndpointDirectory, ProxyEndpoint } from './endpoints.js';
 import { EndpointH2Pool } from './h2-pool.js';
-import { EndpointHttpPool } from './http-pool.js';
+import { EndpointHttpPools } from './http-pool.js';
 import { recordOutcome, type Outcome } from './outlier.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
 import type { BreakerLimits, DestinationSpec, LbPolicy, OutlierPolicy, SubsetSpec } from './rules/model.js';
@@ -114,7 +114,7 @@ export class UpstreamCluster {
   pending = 0;
   retriesActive = 0;
   tunnels = 0;
-  readonly http: EndpointHttpPool;
+  readonly http: EndpointHttpPools;
   readonly h2: EndpointH2Pool;
 
   constructor(
@@ -126,12 +126,7 @@ export class UpstreamCluster {
     config: ProxyConfig,
   ) {
     this.key = `${service.serviceId}|${selectorKey(selector)}`;
-    this.http = new EndpointHttpPool(delivery, source, config.timeouts.connectMs, {
-      keepAlive: true,
-      keepAliveMsecs: 1000,
-      timeout: config.timeouts.upstreamIdleMs,
-      scheduling: 'lifo',
-    });
+    this.http = new EndpointHttpPools(delivery, source, config.timeouts.connectMs, config.timeouts.upstreamIdleMs, config.circuitBreaker.maxConnections);
     this.h2 = new EndpointH2Pool(delivery, source, config.timeouts.connectMs, config.timeouts.upstreamIdleMs);
   }
 
@@ -154,7 +149,7 @@ export class UpstreamCluster {
       breaker: { ...defaults.circuitBreaker, ...d.breaker, ...s.breaker },
       outlier: { ...defaults.outlierDetection, ...d.outlier, ...s.outlier },
     };
-    this.http.maxTotalSockets = this.policy.breaker.maxConnections;
+    this.http.resize(this.policy.breaker.maxConnections);
     const lbKey = JSON.stringify(this.policy.lb);
     if (lbKey !== this.#lbKey) {
       this.#balancer?.close?.();
@@ -196,7 +191,7 @@ export class UpstreamCluster {
   }
 
   get connections(): number {
-    return this.http.connectionCount + this.h2.size + this.tunnels;
+    return this.http.connections + this.h2.size + this.tunnels;
   }
 
   /** What consistent hashing keys on, if this cluster uses it. */
@@ -206,7 +201,7 @@ export class UpstreamCluster {
 
   close(): void {
     this.#balancer?.close?.();
-    this.http.destroy();
+    this.http.close();
     this.h2.close();
   }
 }

@@ -1,7 +1,9 @@
 // Errors the proxy answers itself: a status, an `x-weft-error` header with the
-// code, and the structured WeftError JSON body (code, severity, message, cause,
-// remediation, details) that the admin API uses too.
-import { WeftError, type ErrorCode } from '../errors.js';
+// code, and the structured body of a WeftError (code, severity, message, cause,
+// remediation, details) — the same shape as the admin API's errors, built from
+// the registry without constructing an Error (no stack capture on a hot path:
+// a 503 storm must stay cheap).
+import { ERRORS, type ErrorCode, type ErrorSpec } from '../errors.js';
 
 export interface ProxyErrorReply {
   readonly status: number;
@@ -10,8 +12,16 @@ export interface ProxyErrorReply {
 }
 
 export function proxyError(status: number, code: ErrorCode, message: string, details: Record<string, unknown> = {}): ProxyErrorReply {
-  const err = new WeftError(code, message, details);
-  return { status, code, body: JSON.stringify({ error: err.toJSON() }) + '\n' };
+  const spec: ErrorSpec = ERRORS[code];
+  const error = {
+    code,
+    severity: spec.severity,
+    message: `${code} ${spec.title}: ${message}`,
+    cause: spec.cause,
+    remediation: spec.remediation,
+    ...(Object.keys(details).length ? { details } : {}),
+  };
+  return { status, code, body: JSON.stringify({ error }) + '\n' };
 }
 
 /** A whole HTTP/1.1 error response as bytes, for sockets outside node:http (client errors, CONNECT). */

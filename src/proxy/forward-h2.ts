@@ -9,7 +9,7 @@ import { BodyReplay } from './body-replay.js';
 import type { EndpointState } from './endpoint-state.js';
 import { proxyError, type ProxyErrorReply } from './error-response.js';
 import { HOP_BY_HOP, applyHeaderOps, retriable, retryBackoffMs, rewritePath } from './forward-http1.js';
-import type { Decision, RequestContext, SidecarProxy } from './sidecar-proxy.js';
+import { forwardedPort, type Decision, type RequestContext, type SidecarProxy } from './sidecar-proxy.js';
 import { nextTrace, requestId } from './trace.js';
 
 const { NGHTTP2_REFUSED_STREAM, HTTP2_FLAG_END_STREAM } = { NGHTTP2_REFUSED_STREAM: constants.NGHTTP2_REFUSED_STREAM, HTTP2_FLAG_END_STREAM: 0x1 };
@@ -97,6 +97,7 @@ export function forwardH2(p: SidecarProxy, stream: ServerHttp2Stream, headers: I
     authority,
     path,
     port: resolved.port,
+    deliveryPort: forwardedPort(headers['x-forwarded-port'], resolved.port),
     requestId: requestId(headers['x-request-id']),
     trace: nextTrace(headers.traceparent as string | undefined),
     client,
@@ -184,7 +185,7 @@ class H2Forward {
     };
     let up: ClientHttp2Stream;
     try {
-      const session = await c.h2.session(st.ep, this.rc.port);
+      const session = await c.h2.session(st.ep, this.p.config.mode === 'sidecar' ? this.rc.deliveryPort : undefined);
       pending = false;
       c.pending--;
       if (this.#done) return release();

@@ -3,14 +3,16 @@
 // route timeout passes. The request is re-serialized upstream (hop-by-hop
 // headers dropped, trace and request-id headers set), the body is streamed and
 // kept for retries up to the buffer limit, and the response is streamed back.
-import { request, type RequestOptions, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { PassThrough } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import { UpstreamError } from '../agent/upstream.js';
 import { BodyReplay } from './body-replay.js';
 import type { EndpointState } from './endpoint-state.js';
 import { proxyError, type ProxyErrorReply } from './error-response.js';
 import { checkHeaders, requestTarget } from './request-guard.js';
 import type { HeaderOps, RetryPolicy } from './rules/model.js';
-import type { Decision, RequestContext, SidecarProxy } from './sidecar-proxy.js';
+import { forwardedPort, type Decision, type RequestContext, type SidecarProxy } from './sidecar-proxy.js';
 import { nextTrace, requestId } from './trace.js';
 
 /** Headers that describe one connection, not the request (RFC 9110 §7.6.1), plus ones the proxy handles itself. */
@@ -54,20 +56,8 @@ export function upstreamRequestHeaders(h: IncomingHttpHeaders, authority: string
   out.traceparent = rc.trace.traceparent;
   out['x-forwarded-proto'] = 'http';
   if (rc.client) out['x-forwarded-for'] = h['x-forwarded-for'] ? `${h['x-forwarded-for']}, ${rc.client}` : rc.client;
-  if (rc.port !== undefined && out['x-forwarded-port'] === undefined) out['x-forwarded-port'] = String(rc.port);
+  if (rc.deliveryPort !== undefined) out['x-forwarded-port'] = String(rc.deliveryPort);
   applyHeaderOps(out, d.route?.requestHeaders);
-  return out as OutgoingHttpHeaders;
-}
-
-function responseHeaders(h: IncomingHttpHeaders, rc: RequestContext, d: Decision): OutgoingHttpHeaders {
-  const out: Record<string, unknown> = {};
-  const drop = connectionTokens(h);
-  for (const k in h) {
-    if (HOP_BY_HOP.has(k) || (drop.length && drop.includes(k))) continue;
-    out[k] = h[k];
-  }
-  out['x-request-id'] = rc.requestId;
-  applyHeaderOps(out, d.route?.responseHeaders);
   return out as OutgoingHttpHeaders;
 }
 
@@ -121,6 +111,7 @@ export function forwardHttp1(p: SidecarProxy, req: IncomingMessage, res: ServerR
     authority: target.authority,
     path: target.path,
     port: resolved.port,
+    deliveryPort: forwardedPort(req.headers['x-forwarded-port'], resolved.port),
     requestId: requestId(req.headers['x-request-id']),
     trace: nextTrace(req.headers.traceparent as string | undefined),
     client: req.socket.remoteAddress,
@@ -169,7 +160,7 @@ class Http1Forward {
   readonly #tried = new Set<EndpointState>();
   #attempts = 0;
   #done = false;
-  #current: ClientRequest | undefined;
+  #current: Attempt | undefined;
   #state: EndpointState | undefined;
   #deadline: NodeJS.Timeout | undefined;
   #upstreamMs: number | undefined;
@@ -191,7 +182,7 @@ class Http1Forward {
   /** The client's request turned out malformed (a parse error in its body): drop the attempt, answer nothing more. */
   abort(): void {
     if (this.#done) return;
-    this.#current?.destroy();
+    this.#current?.cancel();
     this.#body?.detach();
     this.#finish(400, 'malformed request body', 'WEFT-P001');
   }
@@ -231,71 +222,74 @@ class Http1Forward {
     c.pending++;
     st.outstanding++;
     this.#state = st;
-    let pending = true;
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      if (pending) c.pending--;
-      c.active--;
-      st.outstanding--;
-      if (isRetry) c.retriesActive--;
-    };
-    const t0 = now;
-    const creq = request({
-      agent: c.http,
-      method: this.#rc.method,
-      path: this.#path,
-      headers: this.#headers,
-      setHost: false,
-      weftEndpoint: st.ep,
-      weftPort: this.#rc.port,
-    } as unknown as RequestOptions);
-    this.#current = creq;
-    let perTry: NodeJS.Timeout | undefined;
-    const perTryMs = this.#d.retries.perTryTimeoutMs;
-    creq.once('socket', () => {
-      pending = false;
-      c.pending--;
-      if (perTryMs > 0) perTry = setTimeout(() => creq.destroy(Object.assign(new Error('per-try timeout'), { code: 'WEFT_PER_TRY_TIMEOUT' })), perTryMs);
-    });
-    creq.once('response', (cres: IncomingMessage) => {
-      clearTimeout(perTry);
-      if (this.#done) {
-        cres.resume();
-        release();
-        return;
-      }
-      const end = performance.now();
-      const status = cres.statusCode ?? 502;
-      st.ewma.observe(end - t0, end);
-      this.#p.upstreamStats(this.#d.serviceId, st.ep.key, st.ep.version).record(status, (end - t0) / 1000);
-      c.service.report(st, { kind: 'status', status }, c.policy.outlier, end);
-      this.#upstreamMs = end - t0;
-      if (this.#canRetry({ status })) {
-        cres.resume();
-        cres.once('end', release);
-        cres.once('error', release);
-        this.#retry();
-        return;
-      }
-      this.#respond(cres, release);
-    });
-    creq.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(perTry);
-      release();
-      if (this.#done || this.#current !== creq) return;
-      const failure: Failure = err.code === 'WEFT_PER_TRY_TIMEOUT' ? 'timeout' : err instanceof UpstreamError || pending ? 'connect-failure' : 'reset';
-      const at = performance.now();
-      this.#p.upstreamStats(this.#d.serviceId, st.ep.key, st.ep.version).failures.inc();
-      c.service.report(st, { kind: 'local-failure' }, c.policy.outlier, at);
-      if (this.#canRetry(failure)) return this.#retry();
-      if (failure === 'timeout') return this.#timeout();
-      const status = failure === 'connect-failure' ? 503 : 502;
-      this.#fail(proxyError(status, 'WEFT-P005', `${st.ep.key}: ${failure} (${err.code ?? err.message})`, { cluster: c.key, endpoint: st.ep.key, failure, errno: err.code }));
-    });
-    if (this.#body) this.#body.pipeTo(creq);
-    else creq.end();
+    new Attempt(this, st, now, isRetry).start();
+  }
+
+  /** One attempt finished without a response the client gets: retry, or answer the failure. */
+  attemptFailed(st: EndpointState, failure: Failure, err: Error & { code?: string }): void {
+    if (this.#done) return;
+    const c = this.#d.cluster;
+    this.#p.upstreamStats(this.#d.serviceId, st.ep.key, st.ep.version).failures.inc();
+    c.service.report(st, { kind: 'local-failure' }, c.policy.outlier, performance.now());
+    if (this.#canRetry(failure)) return this.#retry();
+    if (failure === 'timeout') return this.#timeout();
+    const status = failure === 'connect-failure' ? 503 : 502;
+    this.#fail(proxyError(status, 'WEFT-P005', `${st.ep.key}: ${failure} (${err.code ?? err.message})`, { cluster: c.key, endpoint: st.ep.key, failure, errno: err.code }));
+  }
+
+  /** Response head from the endpoint: retry on it, or start answering the client. False: the attempt's body is to be dropped. */
+  attemptResponded(st: EndpointState, status: number, t0: number): boolean {
+    if (this.#done) return false;
+    const c = this.#d.cluster;
+    const end = performance.now();
+    st.ewma.observe(end - t0, end);
+    this.#p.upstreamStats(this.#d.serviceId, st.ep.key, st.ep.version).record(status, (end - t0) / 1000);
+    c.service.report(st, { kind: 'status', status }, c.policy.outlier, end);
+    this.#upstreamMs = end - t0;
+    if (this.#canRetry({ status })) {
+      this.#retry();
+      return false;
+    }
+    clearTimeout(this.#deadline);
+    return true;
+  }
+
+  get done(): boolean {
+    return this.#done;
+  }
+  get decision(): Decision {
+    return this.#d;
+  }
+  get context(): RequestContext {
+    return this.#rc;
+  }
+  get response(): ServerResponse {
+    return this.#res;
+  }
+  get proxy(): SidecarProxy {
+    return this.#p;
+  }
+  get upstreamPath(): string {
+    return this.#path;
+  }
+  get upstreamHeaders(): OutgoingHttpHeaders {
+    return this.#headers;
+  }
+  get body(): BodyReplay | undefined {
+    return this.#body;
+  }
+  countOut(n: number): void {
+    this.#bytesOut += n;
+  }
+  /** Registers the attempt the deadline or a client close must cancel. */
+  setCurrent(a: Attempt | undefined): void {
+    this.#current = a;
+  }
+  isCurrent(a: Attempt): boolean {
+    return this.#current === a;
+  }
+  finishResponse(status: number, problem: string | undefined): void {
+    this.#finish(status, problem, undefined);
   }
 
   #canRetry(what: { status: number } | Failure): boolean {
@@ -314,34 +308,9 @@ class Http1Forward {
 
   #retry(): void {
     this.#body?.detach();
+    this.#current?.cancel();
     this.#current = undefined;
     setTimeout(() => this.#attempt(), retryBackoffMs(this.#attempts));
-  }
-
-  #respond(cres: IncomingMessage, release: () => void): void {
-    const res = this.#res;
-    const status = cres.statusCode ?? 502;
-    clearTimeout(this.#deadline);
-    res.writeHead(status, cres.statusMessage, responseHeaders(cres.headers, this.#rc, this.#d));
-    cres.on('data', (c: Buffer) => {
-      this.#bytesOut += c.length;
-      if (!res.write(c)) cres.pause();
-    });
-    res.on('drain', () => cres.resume());
-    cres.once('end', () => {
-      release();
-      res.end();
-      this.#finish(status, undefined, undefined);
-    });
-    cres.once('error', () => {
-      release();
-      res.destroy();
-      this.#finish(status, 'upstream reset mid-response', undefined);
-    });
-    cres.once('aborted', () => {
-      release();
-      res.destroy();
-    });
   }
 
   #overflow(limit: string): void {
@@ -352,7 +321,7 @@ class Http1Forward {
 
   #onDeadline(): void {
     if (this.#done) return;
-    this.#current?.destroy();
+    this.#current?.cancel();
     this.#timeout();
   }
 
@@ -364,7 +333,7 @@ class Http1Forward {
   #fail(reply: ProxyErrorReply): void {
     if (this.#done) return;
     clearTimeout(this.#deadline);
-    this.#current?.destroy();
+    this.#current?.cancel();
     this.#body?.detach();
     sendError(this.#res, reply, false, this.#rc.requestId);
     this.#finish(reply.status, undefined, reply.code);
@@ -374,7 +343,7 @@ class Http1Forward {
     if (this.#done) return;
     this.#done = true;
     clearTimeout(this.#deadline);
-    if (status === 499) this.#current?.destroy();
+    if (status === 499) this.#current?.cancel();
     const p = this.#p;
     p.trackInflight(this.#req.socket, undefined);
     p.requestEnded();
@@ -401,4 +370,191 @@ class Http1Forward {
       }),
     );
   }
+}
+
+const NO_BODY = null;
+
+/**
+ * One try against one endpoint over undici's dispatcher (the fast path of its
+ * client): the request is written when a pooled connection is free (`pending`
+ * until then), the response head decides between retrying and answering, and
+ * the body is streamed to the client with backpressure (pause/resume).
+ */
+class Attempt {
+  #pending = true;
+  #released = false;
+  #abort: ((err?: Error) => void) | undefined;
+  #cancelled = false;
+  #committed = false;
+  #perTry: NodeJS.Timeout | undefined;
+  #failure: Failure | undefined;
+  #status = 0;
+  #drainHooked = false;
+  /** Body bytes still expected (content-length), or -1: the chunk that completes it ends the response in one write. */
+  #remaining = -1;
+  #ended = false;
+
+  constructor(
+    private readonly f: Http1Forward,
+    private readonly st: EndpointState,
+    private readonly t0: number,
+    private readonly isRetry: boolean,
+  ) {}
+
+  start(): void {
+    const f = this.f;
+    const d = f.decision;
+    f.setCurrent(this);
+    const pool = d.cluster.http.pool(this.st.ep, f.proxy.config.mode === 'sidecar' ? f.context.deliveryPort : undefined);
+    const perTryMs = d.retries.perTryTimeoutMs;
+    if (perTryMs > 0) this.#perTry = setTimeout(() => this.#fail('timeout', Object.assign(new Error('per-try timeout'), { code: 'WEFT_PER_TRY_TIMEOUT' })), perTryMs);
+    let body: PassThrough | null = NO_BODY;
+    if (f.body) {
+      body = new PassThrough();
+      f.body.pipeTo(body);
+    }
+    pool.dispatch(
+      { method: f.context.method, path: f.upstreamPath, headers: f.upstreamHeaders as Record<string, string>, body },
+      this as unknown as Dispatcher.DispatchHandler,
+    );
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    const c = this.f.decision.cluster;
+    if (this.#pending) c.pending--;
+    c.active--;
+    this.st.outstanding--;
+    if (this.isRetry) c.retriesActive--;
+    clearTimeout(this.#perTry);
+  }
+
+  /** The deadline, a retry, the client leaving: stop this try. */
+  cancel(): void {
+    if (this.#cancelled) return;
+    this.#cancelled = true;
+    this.#abort?.(new Error('cancelled'));
+    this.#release();
+  }
+
+  #fail(failure: Failure, err: Error & { code?: string }): void {
+    if (this.#cancelled || this.#failure) return;
+    this.#failure = failure;
+    this.#abort?.(err);
+    this.#release();
+    if (this.#committed) {
+      // The client already has the head: cut its response.
+      this.f.response.destroy();
+      this.f.finishResponse(this.#status, `upstream ${failure} mid-response`);
+      return;
+    }
+    if (this.f.isCurrent(this)) this.f.attemptFailed(this.st, failure, err);
+  }
+
+  // ---- undici dispatch handler (the legacy interface is its native one)
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abort = abort;
+    if (this.#pending) {
+      this.#pending = false;
+      this.f.decision.cluster.pending--;
+    }
+    if (this.#cancelled || this.#failure) abort(new Error('cancelled'));
+  }
+
+  onHeaders(status: number, raw: Buffer[], resume: () => void, statusMessage: string): boolean {
+    if (this.#cancelled || this.#failure) return false;
+    if (status < 200) return true; // 1xx: informational, not relayed (100-continue is handled by node toward the client)
+    clearTimeout(this.#perTry);
+    this.#status = status;
+    if (!this.f.attemptResponded(this.st, status, this.t0)) {
+      this.#cancelled = true;
+      this.#abort?.(new Error('retrying'));
+      this.#release();
+      return false;
+    }
+    this.#committed = true;
+    const res = this.f.response;
+    if (res.destroyed) return false;
+    res.writeHead(status, statusMessage || undefined, responseHeaderList(raw, this.f.context, this.f.decision));
+    if (this.f.context.method !== 'HEAD' && status !== 204 && status !== 304) this.#remaining = contentLength(raw);
+    if (!this.#drainHooked) {
+      this.#drainHooked = true;
+      res.on('drain', resume);
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.#cancelled) return false;
+    this.f.countOut(chunk.length);
+    if (this.#remaining === chunk.length) {
+      // The last (often the only) chunk: head and body leave in one write.
+      this.#ended = true;
+      this.f.response.end(chunk);
+      return true;
+    }
+    if (this.#remaining > 0) this.#remaining -= chunk.length;
+    return this.f.response.write(chunk);
+  }
+
+  onComplete(): void {
+    if (this.#cancelled) return;
+    this.#release();
+    if (!this.#ended) this.f.response.end();
+    this.f.finishResponse(this.#status, undefined);
+  }
+
+  onError(err: Error & { code?: string }): void {
+    if (this.#cancelled || this.#failure) return;
+    const failure: Failure = err.code === 'WEFT_PER_TRY_TIMEOUT' ? 'timeout' : this.#pending || err instanceof UpstreamError || CONNECT_ERRORS.has(err.code ?? '') ? 'connect-failure' : 'reset';
+    this.#fail(failure, err);
+  }
+
+  onUpgrade(): void {
+    this.#fail('reset', new Error('unexpected upgrade'));
+  }
+}
+
+/** The Content-Length in undici's raw headers, or -1. */
+function contentLength(raw: Buffer[]): number {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 14 && raw[i]!.toString('latin1').toLowerCase() === 'content-length') return Number(raw[i + 1]!.toString('latin1'));
+  }
+  return -1;
+}
+
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOENT', 'EAGAIN', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** Response headers for the client from undici's raw list: hop-by-hop dropped, x-request-id and route edits applied. */
+function responseHeaderList(raw: Buffer[], rc: RequestContext, d: Decision): OutgoingHttpHeaders | string[] {
+  let drop: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 10 && raw[i]!.toString('latin1').toLowerCase() === 'connection') {
+      drop = raw[i + 1]!.toString('latin1').split(',').map((t) => t.trim().toLowerCase());
+    }
+  }
+  if (d.route?.responseHeaders) {
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toString('latin1').toLowerCase();
+      if (HOP_BY_HOP.has(name) || drop?.includes(name)) continue;
+      const v = raw[i + 1]!.toString('latin1');
+      const cur = out[name];
+      out[name] = cur === undefined ? v : Array.isArray(cur) ? [...cur, v] : [cur as string, v];
+    }
+    out['x-request-id'] = rc.requestId;
+    applyHeaderOps(out, d.route.responseHeaders);
+    return out as OutgoingHttpHeaders;
+  }
+  const list: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    const lower = name.length <= 19 ? name.toLowerCase() : name;
+    if (HOP_BY_HOP.has(lower) || drop?.includes(lower)) continue;
+    list.push(name, raw[i + 1]!.toString('latin1'));
+  }
+  list.push('x-request-id', rc.requestId);
+  return list;
 }

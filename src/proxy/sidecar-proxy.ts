@@ -75,6 +75,8 @@ export interface RequestContext {
   readonly authority: string;
   readonly path: string;
   readonly port: number | undefined;
+  /** The app port for sidecar delivery: X-Forwarded-Port if the request carries one, else the port in the authority. */
+  readonly deliveryPort: number | undefined;
   readonly requestId: string;
   readonly trace: TraceContext;
   readonly client: string | undefined;
@@ -499,6 +501,13 @@ export class SidecarProxy {
     await closed;
     await this.accessLog.close();
   }
+}
+
+/** A valid X-Forwarded-Port value, else `fallback`. */
+export function forwardedPort(value: string | string[] | undefined, fallback: number | undefined): number | undefined {
+  if (typeof value !== 'string' || !/^\d{1,5}$/.test(value)) return fallback;
+  const n = Number(value);
+  return n >= 1 && n <= 65535 ? n : fallback;
 }
 
 function pickWeighted<T extends { weight: number }>(list: readonly T[]): T {

@@ -21,6 +21,8 @@ describe('weft agent --mode sidecar', () => {
   let dir: string;
   let app: Server;
   let appPort: number;
+  let web: Server;
+  let webPort: number;
   let child: ChildProcess;
   let ready: Record<string, unknown>;
   const lines: Record<string, unknown>[] = [];
@@ -30,13 +32,16 @@ describe('weft agent --mode sidecar', () => {
     app = createServer((req, res) => res.end(JSON.stringify({ app: 'orders', url: req.url, fwdPort: req.headers['x-forwarded-port'] ?? null })));
     await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
     appPort = (app.address() as AddressInfo).port;
+    web = createServer((req, res) => res.end(JSON.stringify({ app: 'web', url: req.url })));
+    await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+    webPort = (web.address() as AddressInfo).port;
     const config = {
       apiVersion: 'weft.dev/v1alpha1',
       kind: 'AgentConfig',
       socketRoot: join(dir, 's'),
       admin: { host: '127.0.0.1', port: 0 },
       meshlets: {
-        inline: [{ apiVersion: 'weft.dev/v1alpha1', kind: 'Meshlet', metadata: { name: 'orders', namespace: 'shop' }, spec: { provides: ['rest'], uses: ['*.orders.shop'] } }],
+        inline: [{ apiVersion: 'weft.dev/v1alpha1', kind: 'Meshlet', metadata: { name: 'orders', namespace: 'shop' }, spec: { provides: ['rest', 'web'], uses: ['*.orders.shop'] } }],
       },
     };
     const file = join(dir, 'agent.yaml');
@@ -64,6 +69,7 @@ describe('weft agent --mode sidecar', () => {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     app.close();
+    web.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -77,6 +83,12 @@ describe('weft agent --mode sidecar', () => {
     // The sidecar's meshlet uses only *.orders.shop: anything else is forbidden (403, WEFT-P012) — here, nothing else exists: 404.
     const c = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', 'http://other.orders.shop/'], { env });
     assert.equal(c.stdout, '404');
+  });
+
+  test('a service without a --service-ports entry goes to the port named by X-Forwarded-Port', async () => {
+    const env = { ...process.env, http_proxy: String(ready.proxy), no_proxy: '' };
+    const r = JSON.parse((await run('curl', ['-sS', '-H', `X-Forwarded-Port: ${webPort}`, 'http://web.orders.shop/w'], { env })).stdout);
+    assert.deepEqual(r, { app: 'web', url: '/w' });
   });
 
   test('the proxy metrics are in the agent registry (admin /metrics) and requests are in the access log', async () => {

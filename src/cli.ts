@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The `weft` binary.
-//   weft agent [--config FILE]            run the node agent (embedded default config without --config)
+//   weft agent [--config FILE] [--mode sidecar|per-host] [--service-ports rest:8080,grpc:9000] [--proxy-port N]
+//                                         run the node agent (embedded default config without --config;
+//                                         any proxy flag turns the sidecar HTTP proxy on, docs/proxy.md)
 //   weft connect <service>.<meshlet>.<ns> [--as <meshlet>[.<ns>][/<instance>]] [--socket PATH]
 //                [--config FILE] [--socket-root DIR] [--timeout DURATION]
 //                                         pipe stdin/stdout through the mesh, like netcat; the client
@@ -29,9 +31,12 @@ import type { MeshletSpec } from './config/meshlet.js';
 import { WeftError } from './errors.js';
 import { WEFT_VERSION } from './version.js';
 import { runExplainCommand } from './errors-explain.js';
+import { LocalSocketUpstream } from './agent/upstream.js';
+import { applyProxyFlags } from './proxy/config.js';
+import { ServicePortsUpstream } from './proxy/delivery.js';
 
 const USAGE = `usage:
-  weft agent [--config FILE]
+  weft agent [--config FILE] [--mode sidecar|per-host] [--service-ports rest:8080,grpc:9000] [--proxy-port N]
   weft connect <service>.<meshlet>.<ns> [--as <meshlet>[.<ns>][/<instance>]] [--socket PATH]
                [--config FILE] [--socket-root DIR] [--timeout DURATION]
   weft serve-echo --socket PATH
@@ -67,21 +72,31 @@ function banner(config: AgentConfig, adminUrl: string, agent: Agent): string {
     lines.push(`    ${m.key}  provides ${m.services.join(', ') || '-'}`);
     for (const i of m.instances) lines.push(`      instance ${i.name} (${i.version})  client socket ${i.clientSocket}`);
   }
+  if (agent.proxy) {
+    const ports = [...config.proxy.servicePorts].map(([s, p]) => `${s}:${p}`).join(',');
+    lines.push(`  proxy        ${agent.proxy.url}  (${config.proxy.mode}${ports ? `, service ports ${ports}` : ''}; try: http_proxy=${agent.proxy.url} curl http://<service>.<meshlet>.<ns>/)`);
+  }
   if (config.demoEcho.length) lines.push(`  demo echo    ${config.demoEcho.join(', ')}  (try: echo hello | weft connect ${config.demoEcho[0]})`);
   return lines.join('\n') + '\n';
 }
 
 async function runAgent(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string', short: 'c' }, mode: { type: 'string' }, 'service-ports': { type: 'string' }, 'proxy-port': { type: 'string' } },
+  });
   const log = new Logger();
   let config: AgentConfig;
   try {
     config = readConfig(values.config);
+    config = { ...config, proxy: applyProxyFlags(config.proxy, { mode: values.mode, servicePorts: values['service-ports'], proxyPort: values['proxy-port'] }) };
   } catch (e) {
     log.error('agent config rejected', { error: e as Error });
     die(e);
   }
-  const agent = new Agent({ config, log });
+  // Sidecar mode: services named in --service-ports are the local app's TCP ports, for meshlet clients too.
+  const sidecarPorts = config.proxy.enabled && config.proxy.mode === 'sidecar' && config.proxy.servicePorts.size > 0;
+  const agent = new Agent({ config, log, ...(sidecarPorts ? { upstream: new ServicePortsUpstream(config.proxy.servicePorts, new LocalSocketUpstream()) } : {}) });
   try {
     await agent.start();
   } catch (e) {
@@ -96,7 +111,7 @@ async function runAgent(argv: string[]): Promise<void> {
     die(e);
   }
   process.stderr.write(banner(config, admin.url, agent));
-  log.info('agent ready', { socketRoot: config.socketRoot, admin: admin.url, meshlets: agent.summary().meshlets.map((m) => m.key), pid: process.pid });
+  log.info('agent ready', { socketRoot: config.socketRoot, admin: admin.url, ...(agent.proxy ? { proxy: agent.proxy.url } : {}), meshlets: agent.summary().meshlets.map((m) => m.key), pid: process.pid });
 
   process.on('SIGHUP', () => void agent.reload('SIGHUP'));
   let stopping = false;

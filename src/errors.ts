@@ -354,6 +354,78 @@ export const ERRORS = {
     cause: 'A sync option is out of range or malformed: a cluster or agent name that is not a NATS subject token ([A-Za-z0-9_-]), a non-positive buffer or file size, or a missing output directory.',
     remediation: 'Fix the option named in the message; see docs/sync.md for the options and their defaults.',
   },
+  'WEFT-P001': {
+    severity: 'warning',
+    title: 'malformed HTTP request',
+    cause: 'The sidecar proxy got a request it cannot forward safely: a bad request line, headers over the size limit, ambiguous framing (Content-Length with Transfer-Encoding, several Content-Length or Host headers), obs-fold, or an unsupported HTTP version.',
+    remediation: 'Fix the client; the request was answered with 400 and never reached a service.',
+  },
+  'WEFT-P002': {
+    severity: 'warning',
+    title: 'no mesh service for this host',
+    cause: 'The Host (or CONNECT target, or :authority) does not name a mesh service: unknown, ambiguous, or not a mesh name.',
+    remediation: 'Use <service>.<meshlet>.<ns>, or a short name that the --service-ports rules resolve (docs/proxy.md); put non-mesh hosts in no_proxy.',
+  },
+  'WEFT-P003': {
+    severity: 'warning',
+    title: 'no healthy upstream',
+    cause: 'Every endpoint of the service (or of the route subset) is DOWN, ejected as an outlier, or has weight 0.',
+    remediation: 'Check the service instances and their health checks (GET /services, weft_proxy_health); ejected endpoints come back after their ejection time.',
+  },
+  'WEFT-P004': {
+    severity: 'warning',
+    title: 'circuit open',
+    cause: 'The upstream cluster is at a circuit-breaker limit (max connections with pending requests, max pending requests, max requests or max retries).',
+    remediation: 'Retry later, or raise the limits in the Destination / DestinationRule connection pool settings.',
+  },
+  'WEFT-P005': {
+    severity: 'warning',
+    title: 'upstream failed',
+    cause: 'Connecting to the chosen endpoint failed, or it reset the connection, and no retry succeeded.',
+    remediation: 'Check that the service instance is running and listening; see the access log (endpoint, attempts).',
+  },
+  'WEFT-P006': {
+    severity: 'warning',
+    title: 'upstream timeout',
+    cause: 'The route timeout (or the per-try timeout on the last attempt) passed before the upstream answered.',
+    remediation: 'Raise the route timeout or make the service faster; retries count against the same overall timeout.',
+  },
+  'WEFT-P007': {
+    severity: 'info',
+    title: 'rate limited',
+    cause: 'The route is over its cluster-wide rate limit (summed over every agent through gossip).',
+    remediation: 'Retry after the window; raise the route rateLimit if the limit is too low.',
+  },
+  'WEFT-P008': {
+    severity: 'info',
+    title: 'fault injected',
+    cause: 'A route fault rule aborted this request on purpose.',
+    remediation: 'Remove or lower the fault percentage in the route rules.',
+  },
+  'WEFT-P009': {
+    severity: 'error',
+    title: 'route rules rejected',
+    cause: 'A route rules file (weft Route/Destination or Istio VirtualService/DestinationRule) is invalid: the message names the file, the field and what was expected.',
+    remediation: 'Fix the file; the proxy keeps the last good rules.',
+  },
+  'WEFT-P010': {
+    severity: 'fatal',
+    title: 'proxy could not listen',
+    cause: 'The proxy host/port is taken or not an address of this host.',
+    remediation: 'Choose another proxy.port (0 picks a free one) or stop the process holding it.',
+  },
+  'WEFT-P011': {
+    severity: 'warning',
+    title: 'health check failed',
+    cause: 'A local instance failed its rest or tcp health check often enough to be marked DOWN (or recovered and was marked UP).',
+    remediation: 'Check the instance; the reason (status, body, connect error, timeout) is in details.',
+  },
+  'WEFT-P012': {
+    severity: 'warning',
+    title: 'forbidden destination',
+    cause: 'The sidecar meshlet did not declare that it uses this service (spec.uses).',
+    remediation: 'Add the service ID (or a pattern) to spec.uses of the meshlet.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

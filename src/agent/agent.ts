@@ -21,12 +21,16 @@ import type { Splice } from './splice.js';
 import { ensureDir, listenUnix } from './unix-listen.js';
 import { LocalSocketUpstream, type ClientIdentity, type Upstream } from './upstream.js';
 import { UsesMatcher } from './uses-matcher.js';
+import { createAgentProxy, type AgentProxyDeps } from '../proxy/agent-proxy.js';
+import type { SidecarProxy } from '../proxy/sidecar-proxy.js';
 
 export interface AgentOptions {
   config: AgentConfig;
   log?: Logger;
   /** Delivery to endpoints; local Unix sockets by default. */
   upstream?: Upstream;
+  /** In-process gossip catalog, tunnels, shared values for the sidecar proxy (config `proxy:`). */
+  proxy?: AgentProxyDeps;
 }
 
 export interface ReloadResult {
@@ -94,6 +98,8 @@ export class Agent {
   #reloadChain: Promise<unknown> = Promise.resolve();
   #watcher: ReloadWatcher | undefined;
   #lastReload: ReloadResult | undefined;
+  /** The sidecar HTTP proxy, when config.proxy is enabled. */
+  readonly proxy: SidecarProxy | undefined;
 
   constructor(options: AgentOptions) {
     this.config = options.config;
@@ -119,6 +125,9 @@ export class Agent {
       },
     };
     this.metrics.registry.addCollector(() => this.flushMetrics());
+    this.proxy = this.config.proxy.enabled
+      ? createAgentProxy({ config: this.config.proxy, router: this.#router, upstream, registry: this.metrics.registry, log: this.log, meshlets: () => [...this.#meshlets.values()].map((m) => m.spec), uses: (key) => this.#meshlets.get(key)?.uses, deps: options.proxy })
+      : undefined;
   }
 
   get ready(): boolean {
@@ -140,6 +149,7 @@ export class Agent {
     const loaded = this.#load();
     await this.#apply(loaded);
     this.#generation = 1;
+    await this.proxy?.start();
     this.#started = true;
     if (this.config.meshlets.watch && this.config.meshlets.paths.length) {
       this.#watcher = new ReloadWatcher(this.config.meshlets.paths, this.config.meshlets.debounceMs, () => void this.reload('file change'), this.log);
@@ -164,6 +174,7 @@ export class Agent {
         return (this.#lastReload = { ok: false, trigger, generation: this.#generation, added: [], changed: [], removed: [], error: err.toJSON() });
       }
       const diff = await this.#apply(loaded);
+      this.proxy?.topologyChanged();
       this.#generation++;
       this.metrics.reloads.inc({ result: 'ok' });
       const result: ReloadResult = { ok: true, trigger, generation: this.#generation, ...diff };
@@ -387,10 +398,12 @@ export class Agent {
       this.#watcher?.close();
       const deadline = this.config.timeouts.drainMs;
       this.log.info('draining', { connections: this.#clients.size, streams: this.#streams.size, deadline: formatDuration(BigInt(deadline) * 1_000_000n) });
+      const proxyClosed = this.proxy?.close(deadline);
       for (const rt of this.#meshlets.values()) {
         rt.rollout?.stop();
         for (const inst of rt.instances.values()) await this.#closeInstance(inst);
       }
+      await proxyClosed;
       if (this.#clients.size > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, deadline);

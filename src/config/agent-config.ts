@@ -9,6 +9,7 @@ import { durationMs, formatDuration } from './duration.js';
 import { FieldPath, boolean, duration, integer, list, mapping, optionalMapping, string } from './fields.js';
 import { parseMeshlet, type MeshletSpec } from './meshlet.js';
 import { lookupGroup, lookupUser } from './system-ids.js';
+import { parseProxyConfig, type ProxyConfig } from '../proxy/config.js';
 
 export const AGENT_CONFIG_KIND = 'AgentConfig';
 
@@ -44,11 +45,13 @@ export interface AgentConfig {
   };
   /** Service IDs the agent serves itself with a byte echo (the sample meshlet). */
   readonly demoEcho: readonly string[];
+  /** The sidecar HTTP proxy (`proxy:`; off without the section or the CLI flags). */
+  readonly proxy: ProxyConfig;
   /** The config as written, for /config (redacted there). */
   readonly raw: unknown;
 }
 
-const TOP_FIELDS = ['apiVersion', 'kind', 'socketRoot', 'sockets', 'admin', 'meshlets', 'limits', 'timeouts', 'demoEcho'] as const;
+const TOP_FIELDS = ['apiVersion', 'kind', 'socketRoot', 'sockets', 'admin', 'meshlets', 'limits', 'timeouts', 'demoEcho', 'proxy'] as const;
 
 function fileMode(v: unknown, at: FieldPath, fallback: number): number {
   if (v === undefined) return fallback;
@@ -130,6 +133,7 @@ export function parseAgentConfig(doc: unknown, source: string, baseDir: string):
     },
     timeouts,
     demoEcho,
+    proxy: parseProxyConfig(top.proxy, at.key('proxy'), baseDir),
     raw: doc ?? {},
   };
 }

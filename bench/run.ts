@@ -8,6 +8,7 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   'service-table': () => import('./service-table.js'),
   agent: () => import('./agent.js'),
   sync: () => import('./sync.js'),
+  proxy: () => import('./proxy.js'),
 };
 
 const wanted = process.argv.slice(2);

@@ -11,3 +11,4 @@ export * as discovery from './discovery/index.js';
 export * as tunnel from './tunnel/index.js';
 export * as sync from './sync/index.js';
 export { explainText, logError } from './errors-explain.js';
+export * as proxy from './proxy/index.js';

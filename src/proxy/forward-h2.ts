@@ -53,7 +53,7 @@ function respondError(stream: ServerHttp2Stream, reply: ProxyErrorReply, grpc: b
         ':status': 200,
         'content-type': 'application/grpc',
         'grpc-status': String(grpcStatusFor(reply.status)),
-        'grpc-message': encodeURIComponent(JSON.parse(reply.body).error.message as string),
+        'grpc-message': encodeGrpcMessage(JSON.parse(reply.body).error.message as string),
         'x-weft-error': reply.code,
         ...(id ? { 'x-request-id': id } : {}),
       },
@@ -346,4 +346,17 @@ class H2Forward {
       }),
     );
   }
+}
+
+/**
+ * Percent-encodes a grpc-message as the gRPC spec (PROTOCOL-HTTP2.md) says:
+ * UTF-8 bytes, with only '%' and bytes outside 0x20..0x7E escaped, so clients
+ * that decode with decodeURI (grpc-js) get the text back unchanged.
+ */
+export function encodeGrpcMessage(message: string): string {
+  let out = '';
+  for (const byte of Buffer.from(message, 'utf8')) {
+    out += byte < 0x20 || byte > 0x7e || byte === 0x25 ? `%${byte.toString(16).toUpperCase().padStart(2, '0')}` : String.fromCharCode(byte);
+  }
+  return out;
 }

@@ -138,6 +138,12 @@ export const ERRORS = {
     cause: 'None of the given addresses answered the join push-pull: wrong addresses or port, the peers are down, a firewall drops TCP to the gossip port, or the cluster secret differs.',
     remediation: 'Check the join addresses and that TCP and UDP reach the gossip port on at least one of them; the error details list each address and its failure.',
   },
+  'WEFT-G002': {
+    severity: 'fatal',
+    title: 'gossip cluster secret missing or unsafe',
+    cause: 'Gossip is configured but no cluster secret was found (gossip.secretFile or WEFT_CLUSTER_SECRET), the secret file cannot be read or holds no secret, or it is readable by group or others.',
+    remediation: 'Write a secret of at least 16 bytes (e.g. `openssl rand -base64 32`) to the file named by gossip.secretFile and `chmod 600` it, or set WEFT_CLUSTER_SECRET; every agent of the cluster needs the same secret.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -7,3 +7,4 @@ export { WeftError, ERRORS, explain, type ErrorCode, type ErrorSpec, type Severi
 export { Agent, type AgentOptions, type ReloadResult } from './agent/agent.js';
 export { LocalSocketUpstream, UpstreamError, type Upstream, type UpstreamFailure, type ClientIdentity } from './agent/upstream.js';
 export { parseDuration, formatDuration, durationMs } from './config/duration.js';
+export * as discovery from './discovery/index.js';

@@ -9,6 +9,7 @@ import { durationMs, formatDuration } from './duration.js';
 import { FieldPath, boolean, duration, integer, list, mapping, optionalMapping, string } from './fields.js';
 import { parseMeshlet, type MeshletSpec } from './meshlet.js';
 import { lookupGroup, lookupUser } from './system-ids.js';
+import { parseGossipConfig, type GossipConfig } from '../agent/gossip-config.js';
 
 export const AGENT_CONFIG_KIND = 'AgentConfig';
 
@@ -44,11 +45,13 @@ export interface AgentConfig {
   };
   /** Service IDs the agent serves itself with a byte echo (the sample meshlet). */
   readonly demoEcho: readonly string[];
+  /** Cluster membership and the service catalog; undefined = gossip off (docs/gossip.md). */
+  readonly gossip?: GossipConfig;
   /** The config as written, for /config (redacted there). */
   readonly raw: unknown;
 }
 
-const TOP_FIELDS = ['apiVersion', 'kind', 'socketRoot', 'sockets', 'admin', 'meshlets', 'limits', 'timeouts', 'demoEcho'] as const;
+const TOP_FIELDS = ['apiVersion', 'kind', 'socketRoot', 'sockets', 'admin', 'meshlets', 'limits', 'timeouts', 'demoEcho', 'gossip'] as const;
 
 function fileMode(v: unknown, at: FieldPath, fallback: number): number {
   if (v === undefined) return fallback;
@@ -104,6 +107,7 @@ export function parseAgentConfig(doc: unknown, source: string, baseDir: string):
   const inline = list(m.inline, mAt.key('inline')).map((doc, i) => parseMeshlet(doc, mAt.key('inline').index(i), { idleTimeoutNs: timeouts.idleNs }));
 
   const demoEcho = list(top.demoEcho, at.key('demoEcho')).map((v, i) => string(v, at.key('demoEcho').index(i)));
+  const gossip = parseGossipConfig(top.gossip, at.key('gossip'), baseDir);
 
   return {
     source,
@@ -130,6 +134,7 @@ export function parseAgentConfig(doc: unknown, source: string, baseDir: string):
     },
     timeouts,
     demoEcho,
+    ...(gossip ? { gossip } : {}),
     raw: doc ?? {},
   };
 }

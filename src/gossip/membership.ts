@@ -713,7 +713,7 @@ export class Membership {
     const n = this.upCount;
     let k = c.suspicionMult - 2;
     if (n - 2 < k) k = 0;
-    const min = suspicionMinTimeout(c.suspicionMult, n, c.probeIntervalMs);
+    const min = suspicionMinTimeout(c.suspicionMult, n, c.probeIntervalMs, c.suspicionMinTimeoutMs);
     const max = c.suspicionMaxTimeoutMult * min;
     const inc = r.incarnation;
     r.suspicion = new Suspicion(this.clock, s.from, k, min, max, () => {

@@ -45,6 +45,8 @@ export class SimCluster {
   readonly pausedVerdicts = new Map<string, Set<string>>();
   /** subject id → observers that suspected it. */
   readonly suspicions = new Map<string, Set<string>>();
+  /** subject id → observer id → time of its first suspect or fail verdict (watched subjects only). */
+  readonly firstSuspected = new Map<string, Map<string, number>>();
   /** subject id → time of the first 'fail' verdict after it was killed. */
   readonly firstDetection = new Map<string, number>();
   /** subject id → time no live observer saw it any more. */
@@ -128,6 +130,23 @@ export class SimCluster {
     this.network.resume(p.address);
   }
 
+  /**
+   * When every process running now (but `subject`) had suspected or failed
+   * `subject`, or undefined if some has not (yet).
+   */
+  suspectedByAllAt(subject: string): number | undefined {
+    const first = this.firstSuspected.get(subject);
+    if (!first) return undefined;
+    let latest = -Infinity;
+    for (const p of this.processes) {
+      if (!p.alive || p.membership.id === subject) continue;
+      const t = first.get(p.membership.id);
+      if (t === undefined) return undefined;
+      if (t > latest) latest = t;
+    }
+    return latest;
+  }
+
   /** Watches suspicion verdicts about this member (kept for every member would cost O(N²) memory). */
   watchSuspicions(id: string): void {
     this.watchSuspects.add(id);
@@ -152,10 +171,15 @@ export class SimCluster {
     const sid = e.member.id;
     const up = e.member.state === 'alive' || e.member.state === 'suspect';
     this.views.observe(oid, sid, up && e.type !== 'reap');
-    if (e.type === 'suspect' && this.watchSuspects.has(sid)) {
-      let s = this.suspicions.get(sid);
-      if (!s) this.suspicions.set(sid, (s = new Set()));
-      s.add(oid);
+    if ((e.type === 'suspect' || e.type === 'fail') && this.watchSuspects.has(sid)) {
+      if (e.type === 'suspect') {
+        let s = this.suspicions.get(sid);
+        if (!s) this.suspicions.set(sid, (s = new Set()));
+        s.add(oid);
+      }
+      let first = this.firstSuspected.get(sid);
+      if (!first) this.firstSuspected.set(sid, (first = new Map()));
+      if (!first.has(oid)) first.set(oid, this.scheduler.now);
     }
     if (e.type !== 'fail') return;
     if (this.killedAt.has(sid)) {

@@ -22,7 +22,7 @@ export class GossipMetrics {
 
   constructor(registry: MetricsRegistry, node: GossipNode) {
     this.members = registry.gauge('weft_gossip_members', 'Cluster members this agent knows, by state (self included; dead and left until reaped).', ['state']);
-    this.bytes = registry.counter('weft_gossip_bytes_total', 'Gossip bytes on the wire (sealed datagrams and push-pull payloads), by direction.', ['direction']);
+    this.bytes = registry.counter('weft_gossip_bytes_total', 'Gossip bytes on the wire (sealed), by direction and kind: datagram (probes, acks, piggybacked gossip) or exchange (TCP join, push-pull, reliable probe).', ['direction', 'kind']);
     this.packets = registry.counter('weft_gossip_packets_total', 'Gossip datagrams, by direction.', ['direction']);
     this.exchanges = registry.counter('weft_gossip_exchanges_total', 'Reliable gossip exchanges over TCP (join, push-pull, reliable probe), by direction (out = this agent asked).', ['direction']);
     this.rejected = registry.counter('weft_gossip_packets_rejected_total', 'Gossip datagrams and exchanges refused: auth (not sealed with an installed key), stale (outside the replay window), replay, malformed.', ['cause']);
@@ -36,8 +36,12 @@ export class GossipMetrics {
       for (const m of node.allMembers()) counts[m.state]!++;
       for (const s of STATES) this.members.set({ state: s }, counts[s]!);
       const w = node.wire.stats;
-      this.bytes.labels({ direction: 'in' }).value = w.bytesIn;
-      this.bytes.labels({ direction: 'out' }).value = w.bytesOut;
+      const exchangeIn = w.requestBytesIn + w.servedBytesIn;
+      const exchangeOut = w.requestBytesOut + w.servedBytesOut;
+      this.bytes.labels({ direction: 'in', kind: 'datagram' }).value = w.bytesIn - exchangeIn;
+      this.bytes.labels({ direction: 'out', kind: 'datagram' }).value = w.bytesOut - exchangeOut;
+      this.bytes.labels({ direction: 'in', kind: 'exchange' }).value = exchangeIn;
+      this.bytes.labels({ direction: 'out', kind: 'exchange' }).value = exchangeOut;
       this.packets.labels({ direction: 'in' }).value = w.packetsIn;
       this.packets.labels({ direction: 'out' }).value = w.packetsOut;
       this.exchanges.labels({ direction: 'in' }).value = w.requestsIn;

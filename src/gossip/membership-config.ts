@@ -13,6 +13,13 @@ export interface MembershipConfig {
 
   /** Time between failure-detection probes (scaled by the local health multiplier). */
   probeIntervalMs: number;
+  /**
+   * Whom to probe next: 'aligned' (weft's default) — slots of one probe
+   * interval on the shared clock, each member probed by exactly one other per
+   * slot (see Membership.alignedTarget); 'random' — SWIM's randomized
+   * round-robin, each member's own shuffled order (memberlist's behaviour).
+   */
+  probeOrder: 'aligned' | 'random';
   /** Time to wait for a direct ack before probing indirectly (scaled by the local health multiplier). */
   probeTimeoutMs: number;
   /** Members asked to probe indirectly (ping-req) when the direct probe fails. */
@@ -71,20 +78,28 @@ export interface MembershipConfig {
 export type MembershipOptions = Partial<MembershipConfig> & { name: string };
 
 /**
- * weft's defaults. Versus memberlist's LAN profile (MEMBERLIST_LAN): probes
- * every 700 ms instead of 1 s and gossip rounds every 100 ms instead of 200 ms,
- * so a failed member is *suspected* by all within about 2–3 s; the suspicion
- * floor is at least 6 s (and 5 × log10 N × probe interval), so a member stalled
- * for 5 s refutes before anyone declares it dead; and full-state push-pull runs
- * every 120 s (scaled up above 32 members) instead of 30 s, which pays for the
- * faster probing: a push-pull carries the whole member table and catalog, and
- * at 30 s it alone would exceed the 300 B/s per member budget at 100 members.
- * Updates spread by piggybacked gossip in well under a second either way;
- * push-pull is the backstop (and the join).
+ * weft's defaults, tuned against the targets of issue 5 (docs/gossip.md has the
+ * measurements). Versus memberlist's LAN profile (MEMBERLIST_LAN):
+ * - the 'aligned' probe schedule (each member probed by exactly one other per
+ *   interval) instead of independent random round-robins, and gossip rounds
+ *   every 100 ms instead of 200 ms: a failed member is *suspected* by all
+ *   within about 2 probe intervals plus a few gossip rounds (≈ 1.5–2 s), not
+ *   after an exponentially distributed wait;
+ * - probes every 800 ms (timeout 400 ms) instead of 1 s;
+ * - a suspicion floor of at least 6 s (and 5 × log10 N × probe interval), so
+ *   a member stalled for 5 s refutes before anyone declares it dead;
+ * - full-state push-pull every 120 s (scaled up above 32 members: 240 s at 50,
+ *   360 s at 100) instead of 30 s. That pays for the probing within 300 B/s
+ *   per member: every datagram carries 50 bytes of sealing, and a push-pull
+ *   carries the whole member table and catalog (≈ 180 bytes per agent with one
+ *   service), so at 30 s push-pull alone would exceed the budget at 100
+ *   members. Updates spread by piggybacked gossip in well under a second
+ *   either way; push-pull is the backstop (and the join).
  */
 export const WEFT_DEFAULTS: Omit<MembershipConfig, 'name' | 'id' | 'meta'> = {
-  probeIntervalMs: 700,
-  probeTimeoutMs: 350,
+  probeOrder: 'aligned',
+  probeIntervalMs: 800,
+  probeTimeoutMs: 400,
   indirectChecks: 3,
   suspicionMult: 5,
   suspicionMaxTimeoutMult: 6,
@@ -114,6 +129,7 @@ export const LAN_DEFAULTS = WEFT_DEFAULTS;
 
 /** hashicorp/memberlist's DefaultLANConfig timings, for comparison runs in the simulator. */
 export const MEMBERLIST_LAN: Partial<MembershipConfig> = {
+  probeOrder: 'random',
   probeIntervalMs: 1000,
   probeTimeoutMs: 500,
   suspicionMult: 4,

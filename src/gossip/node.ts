@@ -91,6 +91,17 @@ export const wallClock: Clock = {
   clearTimeout: (h) => realClock.clearTimeout(h),
 };
 
+/**
+ * Membership's clock: monotonic within the process (performance.now) but on
+ * the Unix epoch (performance.timeOrigin), so the 'aligned' probe schedule's
+ * slots line up across processes and hosts (as far as their clocks agree).
+ */
+export const membershipClock: Clock = {
+  now: () => performance.timeOrigin + performance.now(),
+  setTimeout: (fn, ms) => realClock.setTimeout(fn, ms),
+  clearTimeout: (h) => realClock.clearTimeout(h),
+};
+
 const NO_LOG: NodeLog = { info() {}, warn() {} };
 
 /**
@@ -172,7 +183,7 @@ export class GossipNode {
     this.udp = udp;
     this.#log = options.log ?? NO_LOG;
     this.#random = options.random ?? new CryptoRandom();
-    this.#timerClock = options.clock ?? realClock;
+    this.#timerClock = options.clock ?? membershipClock;
     this.#seeds = options.seeds ?? [];
     this.#retry = { ...DEFAULT_JOIN_RETRY, ...options.joinRetry };
     this.keyring = new Keyring(options.secrets);

@@ -103,6 +103,7 @@ class View {
 export class ClusterWatch {
   readonly #views = new Map<GossipAgent, View>();
   readonly #waiters = new Set<() => void>();
+  #wakeScheduled = false;
 
   constructor(agents: Iterable<GossipAgent>) {
     for (const a of agents) this.add(a);
@@ -111,7 +112,7 @@ export class ClusterWatch {
   add(agent: GossipAgent): void {
     if (this.#views.has(agent)) return;
     this.#views.set(agent, new View(agent));
-    agent.proc.child.stdout!.on('data', () => setImmediate(() => this.#wake()));
+    agent.proc.child.stdout!.on('data', () => this.#wakeSoon());
     agent.proc.child.once('exit', () => this.#wake());
   }
 
@@ -127,6 +128,16 @@ export class ClusterWatch {
 
   #wake(): void {
     for (const w of [...this.#waiters]) w();
+  }
+
+  /** Coalesces bursts of log lines (100 agents log a lot at once) into one check every few ms; times come from the lines themselves. */
+  #wakeSoon(): void {
+    if (this.#wakeScheduled || this.#waiters.size === 0) return;
+    this.#wakeScheduled = true;
+    setTimeout(() => {
+      this.#wakeScheduled = false;
+      this.#wake();
+    }, 5);
   }
 
   #view(a: GossipAgent): View {
@@ -150,6 +161,24 @@ export class ClusterWatch {
   allSeeAll(): boolean {
     const obs = this.observers;
     return obs.every((o) => obs.every((s) => s === o || this.state(o, s.id) === 'alive'));
+  }
+
+  /**
+   * When the current all-see-all state was reached, from the agents' own log
+   * times: the latest event among those that made each observer hold each
+   * other observer alive. Undefined unless all see all.
+   */
+  convergedAt(): number | undefined {
+    if (!this.allSeeAll()) return undefined;
+    const obs = this.observers;
+    const ids = new Set(obs.map((o) => o.id));
+    let latest = -Infinity;
+    for (const o of obs) {
+      const lastAbout = new Map<string, number>();
+      for (const e of this.events(o)) if (ids.has(e.id) && e.id !== o.id) lastAbout.set(e.id, e.time);
+      for (const t of lastAbout.values()) if (t > latest) latest = t;
+    }
+    return latest;
   }
 
   /** Resolves when `pred` holds (checked at each log line of any agent); rejects after `timeoutMs` naming `what`. */

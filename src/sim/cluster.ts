@@ -3,6 +3,7 @@
 // the scenario runner reports from (views, verdicts, bytes).
 
 import { Membership } from '../gossip/membership.js';
+import { MemberRegistry } from '../gossip/membership-registry.js';
 import type { MembershipConfig } from '../gossip/membership-config.js';
 import type { Address, MembershipEvent } from '../gossip/types.js';
 import { SimNetwork, type NetworkConfig } from './network.js';
@@ -39,6 +40,8 @@ export class SimCluster {
   readonly scheduler = new Scheduler();
   readonly network: SimNetwork;
   readonly views = new ViewTracker();
+  /** One registry for every member: alive records are shared between views (N² records would not fit at 10,000). */
+  readonly registry = new MemberRegistry();
   readonly processes: SimProcess[] = [];
   readonly falseVerdicts: FalseVerdict[] = [];
   /** subject id → observers that declared it dead while it was paused (or after having been paused). */
@@ -79,7 +82,7 @@ export class SimCluster {
     const clock = new ProcessClock(this.scheduler);
     const transport = this.network.attach(address);
     const random = Sfc32.fork(this.options.seed, `member-${index}-${generation}`);
-    const membership = new Membership({ transport, clock, random }, { ...this.options.membership, name: `node-${index}` });
+    const membership = new Membership({ transport, clock, random, registry: this.registry }, { ...this.options.membership, name: `node-${index}` });
     const p: SimProcess = { index, address, generation, membership, clock, alive: true };
     this.processes[index] = p;
     this.byId.set(membership.id, p);

@@ -29,8 +29,11 @@ export interface MemberRecord {
   /** Clock time of the last state change (read for dead and left members only). */
   changedAt: number;
   suspicion: Suspicion | undefined;
-  /** Shared between views: never changed (views copy it first). */
+  /** Shared between views: never changed (views copy it first), but for this cache. */
   readonly shared: boolean;
+  /** A shared record's encoded alive message and push-pull entry, built once for all the views that send them. */
+  encodedAlive?: Uint8Array;
+  encodedEntry?: Uint8Array;
 }
 
 export interface AliveFacts {
@@ -60,6 +63,8 @@ export class MemberRegistry {
   private readonly free: number[] = [];
   /** The newest shared alive record per index. */
   private readonly canonical: (MemberRecord | undefined)[] = [];
+  /** Every held index in id order (by the two words): the 'aligned' probe schedule's ring. */
+  private readonly sorted: number[] = [];
 
   /** Indexes handed out so far (views size their arrays by it). */
   get capacity(): number {
@@ -96,6 +101,7 @@ export class MemberRegistry {
       }
       this.byId.set(id, i);
       if (!this.byWord.has(high >>> 2)) this.byWord.set(high >>> 2, i);
+      this.sorted.splice(this.sortedPosition(high, low), 0, i);
     }
     this.refs[i]!++;
     return i;
@@ -105,11 +111,33 @@ export class MemberRegistry {
   release(index: number): void {
     if (--this.refs[index]! > 0) return;
     const id = this.ids[index]!;
+    const at = this.sortedPosition(this.highs[index]!, this.lows[index]!);
+    if (this.sorted[at] === index) this.sorted.splice(at, 1);
     this.byId.delete(id);
     if (this.byWord.get(this.highs[index]! >>> 2) === index) this.byWord.delete(this.highs[index]! >>> 2);
     this.ids[index] = undefined;
     this.canonical[index] = undefined;
     this.free.push(index);
+  }
+
+  /** Held indexes in id order (read-only). */
+  get inIdOrder(): readonly number[] {
+    return this.sorted;
+  }
+
+  /** Where (high, low) is or would be in inIdOrder. */
+  sortedPosition(high: number, low: number): number {
+    const list = this.sorted;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const i = list[mid]!;
+      const c = (this.highs[i]! >>> 0) - (high >>> 0) || (this.lows[i]! >>> 0) - (low >>> 0);
+      if (c < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** The shared alive record for these facts (an existing one when it agrees, else a new one). */
@@ -136,6 +164,6 @@ export class MemberRegistry {
 
   /** A view's own, changeable copy of a record. */
   static privateCopy(r: MemberRecord): MemberRecord {
-    return { ...r, suspicion: undefined, shared: false };
+    return { ...r, suspicion: undefined, shared: false, encodedAlive: undefined, encodedEntry: undefined };
   }
 }

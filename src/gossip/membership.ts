@@ -13,7 +13,8 @@ import {
   decodeRequestHeader,
   encodeMessage,
   encodePacket,
-  encodePushPullRequest,
+  encodePushPullEntries,
+  encodePushPullEntry,
   entryState,
   readPushPullEntry,
   splitPushPull,
@@ -118,8 +119,6 @@ export class Membership {
   private readonly tombstones = new Map<string, { incarnation: number; until: number }>();
   /** alive + suspect, self included. */
   private upCount = 1;
-  /** Registry indexes of the up members (self included) in id order: the 'aligned' probe schedule's shared ring. */
-  private readonly upById: number[] = [];
 
   private readonly acks = new Map<number, AckWaiter>();
   private seq = 0;
@@ -160,7 +159,6 @@ export class Membership {
     encodeMessage(this.aliveOf(this.self));
     this.self = { ...this.self, index: this.registry.acquire(this.id, high, low) };
     this.setSlot(this.self.index, this.self);
-    this.upById.push(this.self.index);
     this.transport.onPacket((from, data) => this.handlePacket(from, data));
     this.transport.onRequest((from, data) => this.handleRequest(from, data));
   }
@@ -386,42 +384,20 @@ export class Membership {
    * only shift a few pairs.
    */
   private alignedTarget(): MemberRecord | undefined {
-    const list = this.upById;
-    const n = list.length;
-    if (n < 2) return undefined;
+    if (this.upCount < 2) return undefined;
+    // The registry's id-ordered list holds every id this process knows (in the
+    // simulator, every member's): ids not up here are skipped, so the next one
+    // takes their turn.
+    const list = this.registry.inIdOrder;
+    const g = list.length;
     const slot = Math.floor(this.clock.now() / this.config.probeIntervalMs);
-    const me = this.upIndex(this.self);
-    if (me < 0) return undefined;
-    const target = this.slots[list[(me + 1 + (slot % (n - 1))) % n]!];
-    return target === this.self ? undefined : target;
-  }
-
-  /** Binary search of upById by id words; the position, or -(insertion point) - 1. */
-  private upIndex(r: MemberRecord): number {
-    const list = this.upById;
-    let lo = 0;
-    let hi = list.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const m = this.slots[list[mid]!]!;
-      // An id is its two words, so equal words mean the same member.
-      const c = (m.high >>> 0) - (r.high >>> 0) || (m.low >>> 0) - (r.low >>> 0);
-      if (c === 0) return mid;
-      if (c < 0) lo = mid + 1;
-      else hi = mid - 1;
+    const me = this.registry.sortedPosition(this.self.high, this.self.low);
+    const start = me + 1 + (slot % (g - 1));
+    for (let k = 0; k < g; k++) {
+      const r = this.slots[list[(start + k) % g]!];
+      if (r !== undefined && r !== this.self && isUp(r.state)) return r;
     }
-    return -lo - 1;
-  }
-
-  private insertUp(r: MemberRecord): void {
-    const i = this.upIndex(r);
-    if (i >= 0) return;
-    this.upById.splice(-i - 1, 0, r.index);
-  }
-
-  private removeUp(r: MemberRecord): void {
-    const i = this.upIndex(r);
-    if (i >= 0 && this.upById[i] === r.index) this.upById.splice(i, 1);
+    return undefined;
   }
 
   private shuffleRing(): void {
@@ -693,8 +669,7 @@ export class Membership {
       this.setSlot(index, fresh);
       this.addToRing(index);
       this.upCount++;
-      this.insertUp(fresh);
-      if (source !== 'peer-table') this.queue.push(a.id, encodeMessage(a));
+      if (source !== 'peer-table') this.queue.push(fresh.id, this.aliveBytes(fresh));
       this.emit('join', fresh);
       return;
     }
@@ -706,11 +681,8 @@ export class Membership {
     // Alive again or newer: the shared record for these facts replaces ours (a suspect or dead one was our own copy).
     const next = this.registry.aliveRecord(r.index, a);
     this.slots[r.index] = next;
-    if (!isUp(was)) {
-      this.upCount++;
-      this.insertUp(next);
-    }
-    this.queue.push(a.id, encodeMessage(a));
+    if (!isUp(was)) this.upCount++;
+    this.queue.push(next.id, this.aliveBytes(next));
     if (!isUp(was)) this.emit('join', next);
     else if (was === 'suspect') this.emit('alive', next);
     else if (metaChanged) this.emit('update', next);
@@ -769,7 +741,6 @@ export class Membership {
     r.state = d.from === d.id ? 'left' : 'dead';
     r.changedAt = this.clock.now();
     this.upCount--;
-    this.removeUp(r);
     if (r !== this.self) this.down.add(r);
     this.emit(r.state === 'left' ? 'leave' : 'fail', r);
   }
@@ -837,9 +808,10 @@ export class Membership {
 
   private encodeLocalState(join: boolean): Uint8Array {
     const userState = this.delegate ? this.delegate.localState(join) : EMPTY;
-    const records: MemberRecord[] = [];
-    for (const r of this.slots) if (r) records.push(r);
-    return encodePushPullRequest(this.id, join, records, userState);
+    // Shared records' entries are encoded once for every view (the simulator's join storms send N² of them).
+    const entries: Uint8Array[] = [];
+    for (const r of this.slots) if (r) entries.push(r.shared ? (r.encodedEntry ??= encodePushPullEntry(r)) : encodePushPullEntry(r));
+    return encodeRequest(this.id, encodePushPullEntries(join, entries, userState));
   }
 
   private async pushPull(address: Address, join: boolean): Promise<void> {
@@ -922,6 +894,12 @@ export class Membership {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /** The encoded alive message for a record; a shared record's is encoded once for every view. */
+  private aliveBytes(r: MemberRecord): Uint8Array {
+    if (!r.shared) return encodeMessage(this.aliveOf(r));
+    return (r.encodedAlive ??= encodeMessage(this.aliveOf(r)));
+  }
 
   private aliveOf(r: MemberRecord): AliveMessage {
     return { type: MessageType.Alive, id: r.id, incarnation: r.incarnation, name: r.name, address: r.address, meta: r.meta };

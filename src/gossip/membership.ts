@@ -375,13 +375,13 @@ export class Membership {
   /**
    * The 'aligned' schedule: time is cut into slots of one probe interval on
    * the shared clock, and in slot s every member probes the member
-   * 1 + (s mod (n − 1)) places after itself in id order. With agreeing views
-   * each member is probed exactly once per slot (by a different member each
-   * time), so a failed member is first probed within one interval instead of
-   * after an exponentially distributed wait (random round-robin: the mean is
-   * one interval but one time in twenty it is three), and every member still
-   * probes every other once per n − 1 slots. Views that disagree for a moment
-   * only shift a few pairs.
+   * 1 + (s mod (g − 1)) places after itself in id order (g ids known, the ones
+   * not up skipped). With agreeing views each member is probed exactly once
+   * per slot (by a different member each time), so a failed member is first
+   * probed within one interval instead of after an exponentially distributed
+   * wait (random round-robin: the mean is one interval but one time in twenty
+   * it is three), and every member still probes every other once per g − 1
+   * slots. Views that disagree for a moment only shift a few pairs.
    */
   private alignedTarget(): MemberRecord | undefined {
     if (this.upCount < 2) return undefined;

@@ -21,11 +21,13 @@
 // WEFT_GOSSIP_BENCH_N=10,50 picks sizes; WEFT_GOSSIP_BENCH_SIM=1000 picks
 // simulator sizes (empty: none); WEFT_BENCH_TIME (ms, default 300) scales the
 // steady-state window (20 s at the default).
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { printGrid, writeResults } from './lib.js';
 import { ClusterWatch, TEST_SECRET, metricValue, startGossipCluster, type GossipAgent } from '../test/helpers/gossip-cluster.js';
-import { meshlet } from '../test/helpers/agent-process.js';
+import { CLI, meshlet } from '../test/helpers/agent-process.js';
 import { MEMBERLIST_LAN, WEFT_DEFAULTS, pushPullScale } from '../src/gossip/membership-config.js';
 import { SEAL_OVERHEAD } from '../src/gossip/secure-transport.js';
 import { runScenario, type SimReport } from '../src/sim/scenario.js';
@@ -273,6 +275,34 @@ async function simRow(n: number, profile: 'weft' | 'memberlist-lan', seeds: numb
   };
 }
 
+/**
+ * A large simulated cluster in its own process (`weft sim --json`), with room
+ * for its heap and its peak RSS measured. Members join within N ms (10,000
+ * joins in 10 s through one seed).
+ */
+async function simChild(n: number): Promise<SimRow> {
+  const args = ['--max-old-space-size=16000', CLI, 'sim', '--scenario', 'kill', '--members', String(n), '--seed', '1', '--join-window', String(Math.max(1000, n)), '--overhead', String(SEAL_OVERHEAD), '--timeout', '10m', '--json'];
+  const t = performance.now();
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`weft sim --members ${n} exited with ${code}`);
+  const { report: r, maxRssMiB } = JSON.parse(out) as { report: SimReport; wallMs: number; maxRssMiB: number };
+  return {
+    n,
+    profile: 'weft',
+    seeds: [1],
+    convergedMs: [r.convergedMs, r.convergedMs],
+    suspectedByAllMs: [r.detection?.suspectedByAllMs ?? null, r.detection?.suspectedByAllMs ?? null],
+    deadByAllMs: [r.detection?.allMs ?? null, r.detection?.allMs ?? null],
+    falsePositives: r.falsePositives,
+    steadyBytesPerMemberPerSec: null,
+    wallMs: Math.round(performance.now() - t),
+    rssMiB: maxRssMiB,
+  };
+}
+
 const fmt = (v: number | null | undefined, unit = '') => (v === null || v === undefined ? '—' : `${Math.round(v)}${unit}`);
 
 export async function run(): Promise<void> {
@@ -312,13 +342,13 @@ export async function run(): Promise<void> {
   const seeds = [1, 2, 3, 4, 5, 6, 7, 8];
   for (const n of [50, 100]) for (const p of ['weft', 'memberlist-lan'] as const) sim.push(await simRow(n, p, seeds));
   for (const n of SIM_SIZES) {
-    console.log(`simulator, N=${n}`);
-    sim.push(await simRow(n, 'weft', [1]));
+    console.log(`simulator, N=${n} (a child process: weft sim --scenario kill --members ${n})`);
+    sim.push(await simChild(n));
   }
   const mm = ([m, x]: [number | null, number | null]) => (m === x ? fmt(m) : `${fmt(m)} (max ${fmt(x)})`);
   printGrid(
     'gossip: simulator (kill scenario, median and max over seeds; 1 ms + exp(1 ms) latency, no loss; 50-byte sealing counted; steady B/s = membership only)',
-    ['N', 'timings', 'seeds', 'all see all', 'suspected by all', 'dead by all', 'false dead', 'steady B/s', 'wall ms', 'RSS MiB'],
+    ['N', 'timings', 'seeds', 'all see all', 'suspected by all', 'dead by all', 'false dead', 'steady B/s', 'wall ms', 'RSS MiB (peak for child runs)'],
     sim.map((r) => [String(r.n), r.profile, String(r.seeds.length), mm(r.convergedMs), mm(r.suspectedByAllMs), mm(r.deadByAllMs), String(r.falsePositives), String(r.steadyBytesPerMemberPerSec ?? '—'), String(r.wallMs), String(r.rssMiB)]),
   );
   const file = writeResults('gossip', { defaults: WEFT_DEFAULTS, real, sim });

@@ -78,6 +78,8 @@ interface AckWaiter {
 }
 
 const EMPTY = new Uint8Array(0);
+/** A ping-req helper nacks after this fraction of the probe timeout (Lifeguard's 80%). */
+const NACK_TIMEOUT_FRACTION = 0.8;
 
 function isUp(s: MemberState): boolean {
   return s === 'alive' || s === 'suspect';
@@ -174,7 +176,17 @@ export class Membership {
     // Random phases so members started together do not tick in lockstep.
     this.every(() => this.awareness.scale(c.probeIntervalMs), () => this.probeTick(), this.random.float() * c.probeIntervalMs);
     this.every(() => c.gossipIntervalMs, () => this.gossipTick(), this.random.float() * c.gossipIntervalMs);
-    this.every(() => pushPullScale(c.pushPullIntervalMs, this.upCount), () => this.pushPullTick(), this.random.float() * c.pushPullIntervalMs);
+    // Periodic push-pull starts once the post-join syncs are over, with a random
+    // phase over the period scaled to the cluster size known by then: started
+    // at once with an unscaled phase, every member of a new large cluster ran
+    // its first one within pushPullIntervalMs — N exchanges where the scaled
+    // period expects N / (scale), a burst of full-state traffic after a join storm.
+    let syncsEnd = 0;
+    for (let i = 0, d = c.postJoinSyncMs; i < c.postJoinSyncs; i++, d *= 2) syncsEnd += d;
+    this.after(syncsEnd, () => {
+      const period = () => pushPullScale(c.pushPullIntervalMs, this.upCount);
+      this.every(period, () => this.pushPullTick(), this.random.float() * period());
+    });
     this.every(() => c.deadRetryIntervalMs, () => this.deadRetryTick(), this.random.float() * c.deadRetryIntervalMs);
     this.every(() => c.probeIntervalMs, () => this.reapTick(), c.probeIntervalMs);
   }
@@ -631,7 +643,12 @@ export class Membership {
       },
       onNack: () => {},
     });
-    timer = this.after(this.config.probeTimeoutMs, () => {
+    // Lifeguard: nack after 80% of the probe timeout, so the nack reaches the
+    // requester before its own deadline (ping-req sent at the timeout, verdict
+    // at the interval = 2 × timeout by default). At 100% it arrived just late,
+    // and every probe of a dead member then counted the helpers as missing
+    // nacks: the prober's health score rose and it probed less when it mattered.
+    timer = this.after(Math.floor(this.config.probeTimeoutMs * NACK_TIMEOUT_FRACTION), () => {
       this.acks.delete(seq);
       if (wantNack) this.send(requester, [encodeMessage({ type: MessageType.Nack, seq: reqSeq })]);
     });

@@ -178,6 +178,7 @@ export class GossipNode {
   #joinAttempts = 0;
   #joinFailures = 0;
   #lastJoinError: WeftError | undefined;
+  readonly #joinWaiters: (() => void)[] = [];
 
   private constructor(udp: UdpTransport, options: GossipNodeOptions) {
     this.udp = udp;
@@ -261,18 +262,14 @@ export class GossipNode {
     await this.#attemptJoin();
   }
 
-  /** Resolves once a join succeeded (or there was nobody to join). */
+  /** Resolves once a join succeeded (or there was nobody to join), or the node shut down. */
   whenJoined(): Promise<void> {
-    if (this.#joined) return Promise.resolve();
-    return new Promise((resolve) => {
-      const check = setInterval(() => {
-        if (this.#joined || this.#stopped) {
-          clearInterval(check);
-          resolve();
-        }
-      }, 20);
-      check.unref();
-    });
+    if (this.#joined || this.#stopped) return Promise.resolve();
+    return new Promise((resolve) => this.#joinWaiters.push(resolve));
+  }
+
+  #settleJoinWaiters(): void {
+    for (const w of this.#joinWaiters.splice(0)) w();
   }
 
   async #resolveSeeds(): Promise<Address[]> {
@@ -296,12 +293,14 @@ export class GossipNode {
       if (seeds.length === 0) {
         // Nobody else known (the first member, or discovery lists only us): this member starts the cluster.
         this.#joined = true;
+        this.#settleJoinWaiters();
         this.#log.info('gossip started a new cluster (no other seed)', { id: this.id, address: this.address });
         return;
       }
       try {
         const answered = await this.membership.join(seeds);
         this.#joined = true;
+        this.#settleJoinWaiters();
         this.#log.info('gossip joined', { id: this.id, address: this.address, seeds, answered, members: this.membership.size, attempts: this.#joinAttempts });
       } catch (e) {
         this.#joinFailed(e instanceof WeftError ? e : new WeftError('WEFT-G001', String(e)), seeds);
@@ -335,6 +334,7 @@ export class GossipNode {
   /** Stops timers and closes the socket. */
   async shutdown(): Promise<void> {
     this.#stopped = true;
+    this.#settleJoinWaiters();
     if (this.#joinTimer) clearTimeout(this.#joinTimer);
     await this.membership.shutdown();
   }

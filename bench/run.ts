@@ -7,6 +7,9 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   handshake: () => import('./handshake.js'),
   'service-table': () => import('./service-table.js'),
   agent: () => import('./agent.js'),
+  sync: () => import('./sync.js'),
+  proxy: () => import('./proxy.js'),
+  gossip: () => import('./gossip.js'),
 };
 
 const wanted = process.argv.slice(2);

@@ -4,7 +4,7 @@
 // --if-needed skips a step whose outputs are newer than its inputs.
 // --debug also builds build/debug/<name>[.simd].wasm with assertions on.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -58,8 +58,11 @@ const tsInputs = Math.max(
   ...['src', 'test', 'bench'].map((d) => newestMtime(join(root, d), (p) => p.endsWith('.ts'))),
   mtime(join(root, 'tsconfig.json')),
 );
-const tsStamp = join(root, 'dist', '.tsbuildinfo');
+// Our own stamp, written only after tsc emitted: tsc's .tsbuildinfo is also
+// written by `tsc --noEmit`, which would make a stale dist/ look fresh.
+const tsStamp = join(root, 'dist', '.build-stamp');
 if (!ifNeeded || mtime(tsStamp) <= tsInputs) {
   if (!ifNeeded) rmSync(join(root, 'dist'), { recursive: true, force: true });
   run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json']);
+  writeFileSync(tsStamp, `${new Date().toISOString()}\n`);
 }

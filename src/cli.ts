@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The `weft` binary.
-//   weft agent [--config FILE]            run the node agent (embedded default config without --config)
+//   weft agent [--config FILE] [--mode sidecar|per-host] [--service-ports rest:8080,grpc:9000] [--proxy-port N]
+//                                         run the node agent (embedded default config without --config;
+//                                         any proxy flag turns the sidecar HTTP proxy on, docs/proxy.md)
 //   weft connect <service>.<meshlet>.<ns> [--as <meshlet>[.<ns>][/<instance>]] [--socket PATH]
 //                [--config FILE] [--socket-root DIR] [--timeout DURATION]
 //                                         pipe stdin/stdout through the mesh, like netcat; the client
@@ -12,10 +14,12 @@
 //   weft id [--config FILE] [--identity PATH] [--hex]
 //                                         print this agent's tunnel public key (creating the identity
 //                                         file, mode 0600, if there is none yet)
+//   weft sync --out DIR [...]             write catalog events to an event log + snapshot (docs/sync.md)
 //   weft sim [...]                        run the deterministic gossip simulator (docs/simulator.md)
 import { parseArgs } from 'node:util';
 import type { Socket } from 'node:net';
 import { Agent } from './agent/agent.js';
+import { AgentGossip } from './agent/gossip-agent.js';
 import { createEchoServer } from './agent/echo-service.js';
 import { Logger } from './agent/log.js';
 import { dialMesh } from './agent/mesh-dial.js';
@@ -28,18 +32,23 @@ import { defaultAgentConfig } from './config/default-config.js';
 import { durationMs, parseDuration } from './config/duration.js';
 import { loadMeshlets } from './config/load-meshlets.js';
 import type { MeshletSpec } from './config/meshlet.js';
-import { WeftError, explain } from './errors.js';
+import { WeftError } from './errors.js';
 import { formatPublicKey, loadOrCreateIdentity } from './tunnel/identity.js';
 import { WEFT_VERSION } from './version.js';
+import { runExplainCommand } from './errors-explain.js';
+import { LocalSocketUpstream } from './agent/upstream.js';
+import { applyProxyFlags } from './proxy/config.js';
+import { ServicePortsUpstream } from './proxy/delivery.js';
 
 const USAGE = `usage:
-  weft agent [--config FILE]
+  weft agent [--config FILE] [--mode sidecar|per-host] [--service-ports rest:8080,grpc:9000] [--proxy-port N]
   weft connect <service>.<meshlet>.<ns> [--as <meshlet>[.<ns>][/<instance>]] [--socket PATH]
                [--config FILE] [--socket-root DIR] [--timeout DURATION]
   weft serve-echo --socket PATH
   weft check [--config FILE]
   weft explain <CODE>
   weft id [--config FILE] [--identity PATH] [--hex]
+  weft sync --out DIR [--nats URL [--jetstream]]
   weft sim [--members N] [--seed S] [--loss P] [--duration D] [--scenario converge|partition|pause|kill] [--profile lan|fast]
 `;
 
@@ -53,7 +62,7 @@ function readConfig(file: string | undefined): AgentConfig {
   return file ? loadAgentConfig(file) : defaultAgentConfig();
 }
 
-function banner(config: AgentConfig, adminUrl: string, agent: Agent): string {
+function banner(config: AgentConfig, adminUrl: string, agent: Agent, gossip: AgentGossip | undefined): string {
   const lines = [
     `weft agent ${WEFT_VERSION} (node ${process.version}) pid ${process.pid}`,
     `  config       ${config.source}`,
@@ -61,6 +70,9 @@ function banner(config: AgentConfig, adminUrl: string, agent: Agent): string {
     `  admin        ${adminUrl}  (/healthz /readyz /metrics /meshlets /services /peers /config)`,
     `  limits       ${config.limits.maxConnections} connections, ${config.limits.maxPendingHandshakes} pending handshakes`,
     `  timeouts     ${describeTimeouts(config)}`,
+    ...(gossip
+      ? [`  gossip       ${gossip.node.address} id ${gossip.node.id} (${config.gossip!.profile} profile, key ${gossip.node.keys().primary}, ${gossip.node.joined ? `${gossip.node.membership.size} members` : 'joining'})  (/members)`]
+      : [`  gossip       off (single host)`]),
     `  meshlets`,
   ];
   const { meshlets } = agent.summary();
@@ -77,26 +89,47 @@ function banner(config: AgentConfig, adminUrl: string, agent: Agent): string {
       lines.push(`    peer ${p.name} (${how})${p.services.length ? `  serves ${p.services.map((s) => s.id).join(', ')}` : ''}`);
     }
   }
+  if (agent.proxy) {
+    const ports = [...config.proxy.servicePorts].map(([s, p]) => `${s}:${p}`).join(',');
+    lines.push(`  proxy        ${agent.proxy.url}  (${config.proxy.mode}${ports ? `, service ports ${ports}` : ''}; try: http_proxy=${agent.proxy.url} curl http://<service>.<meshlet>.<ns>/)`);
+  }
   if (config.demoEcho.length) lines.push(`  demo echo    ${config.demoEcho.join(', ')}  (try: echo hello | weft connect ${config.demoEcho[0]})`);
   return lines.join('\n') + '\n';
 }
 
 async function runAgent(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string', short: 'c' }, mode: { type: 'string' }, 'service-ports': { type: 'string' }, 'proxy-port': { type: 'string' } },
+  });
   const log = new Logger();
   let config: AgentConfig;
   try {
     config = readConfig(values.config);
+    config = { ...config, proxy: applyProxyFlags(config.proxy, { mode: values.mode, servicePorts: values['service-ports'], proxyPort: values['proxy-port'] }) };
   } catch (e) {
     log.error('agent config rejected', { error: e as Error });
     die(e);
   }
-  const agent = new Agent({ config, log });
+  // Sidecar mode: services named in --service-ports are the local app's TCP ports, for meshlet clients too.
+  const sidecarPorts = config.proxy.enabled && config.proxy.mode === 'sidecar' && config.proxy.servicePorts.size > 0;
+  const agent = new Agent({ config, log, ...(sidecarPorts ? { upstream: new ServicePortsUpstream(config.proxy.servicePorts, new LocalSocketUpstream()) } : {}) });
   try {
     await agent.start();
   } catch (e) {
     log.error('agent failed to start', { error: e as Error });
     die(e);
+  }
+  let gossip: AgentGossip | undefined;
+  if (config.gossip) {
+    try {
+      gossip = await AgentGossip.start(agent, config.gossip, log);
+      // Tunnels learn peers and remote endpoints from the catalog, and advertise their address and key.
+      agent.tunnels?.useGossip(gossip);
+    } catch (e) {
+      log.error('agent failed to start', { error: e as Error });
+      die(e);
+    }
   }
   let admin;
   try {
@@ -105,12 +138,14 @@ async function runAgent(argv: string[]): Promise<void> {
     log.error('agent failed to start', { error: e as Error });
     die(e);
   }
-  process.stderr.write(banner(config, admin.url, agent));
+  process.stderr.write(banner(config, admin.url, agent, gossip));
   log.info('agent ready', {
     socketRoot: config.socketRoot,
     admin: admin.url,
+    ...(agent.proxy ? { proxy: agent.proxy.url } : {}),
     meshlets: agent.summary().meshlets.map((m) => m.key),
     pid: process.pid,
+    ...(gossip ? { gossip: gossip.node.address, gossipId: gossip.node.id } : {}),
     ...(agent.tunnels ? { tunnel: agent.tunnels.address, publicKey: agent.tunnels.publicKey } : {}),
   });
 
@@ -124,6 +159,7 @@ async function runAgent(argv: string[]): Promise<void> {
     stopping = true;
     log.info('shutting down', { signal });
     void agent.drain().then(async () => {
+      await gossip?.stop().catch((e) => log.warn('gossip leave failed', { error: e as Error }));
       await admin.close();
       log.info('agent stopped');
       process.exit(0);
@@ -225,13 +261,6 @@ function runCheck(argv: string[]): void {
   }
 }
 
-function runExplain(argv: string[]): void {
-  const code = argv[0];
-  const spec = code ? explain(code) : undefined;
-  if (!spec) die(new Error(`unknown error code ${code ?? ''}`), 2);
-  process.stdout.write(`${spec.code} (${spec.severity}): ${spec.title}\n  cause: ${spec.cause}\n  remediation: ${spec.remediation}\n`);
-}
-
 /** `weft id`: the tunnel identity named by --identity, else the config's tunnel.identityFile, else ./.weft/identity.json. */
 async function runId(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' }, identity: { type: 'string' }, hex: { type: 'boolean' } } });
@@ -263,11 +292,16 @@ switch (command) {
     runCheck(rest);
     break;
   case 'explain':
-    runExplain(rest);
+    process.exitCode = runExplainCommand(rest);
     break;
   case 'id':
     await runId(rest);
     break;
+  case 'sync': {
+    const { runSyncCommand } = await import('./sync/cli.js');
+    process.exitCode = await runSyncCommand(rest);
+    break;
+  }
   case 'sim': {
     // Loaded on demand: the simulator is not needed to run an agent.
     const { runSimCommand } = await import('./sim/cli.js');

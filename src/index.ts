@@ -9,3 +9,6 @@ export { LocalSocketUpstream, UpstreamError, type Upstream, type UpstreamFailure
 export { parseDuration, formatDuration, durationMs } from './config/duration.js';
 export * as discovery from './discovery/index.js';
 export * as tunnel from './tunnel/index.js';
+export * as sync from './sync/index.js';
+export { explainText, logError } from './errors-explain.js';
+export * as proxy from './proxy/index.js';

@@ -22,12 +22,34 @@ import { ensureDir, listenUnix } from './unix-listen.js';
 import { LocalSocketUpstream, type ClientIdentity, type Upstream } from './upstream.js';
 import { AgentTunnels } from './tunnel-node.js';
 import { UsesMatcher } from './uses-matcher.js';
+import { createAgentProxy, type AgentProxyDeps } from '../proxy/agent-proxy.js';
+import type { SidecarProxy } from '../proxy/sidecar-proxy.js';
 
 export interface AgentOptions {
   config: AgentConfig;
   log?: Logger;
   /** Delivery to endpoints; local Unix sockets by default. */
   upstream?: Upstream;
+  /** In-process gossip catalog, tunnels, shared values for the sidecar proxy (config `proxy:`). */
+  proxy?: AgentProxyDeps;
+}
+
+/** A service endpoint this agent serves, as published to the cluster's service catalog. */
+export interface LocalServiceEndpoint {
+  readonly serviceId: string;
+  readonly namespace: string;
+  readonly meshlet: string;
+  readonly instance: string;
+  readonly version: string;
+  /** Current effective weight (instance weight, or its canary share). */
+  readonly weight: number;
+  readonly socketPath: string;
+}
+
+/** What the admin API shows of the gossip layer when it runs (src/agent/gossip-agent.ts). */
+export interface AgentGossipView {
+  membersView(): unknown;
+  catalogView(): unknown;
 }
 
 export interface ReloadResult {
@@ -97,6 +119,12 @@ export class Agent {
   #lastReload: ReloadResult | undefined;
   /** Tunnels to other agents (config `tunnel:`), else undefined. */
   readonly tunnels: AgentTunnels | undefined;
+  /** The sidecar HTTP proxy, when config.proxy is enabled. */
+  readonly proxy: SidecarProxy | undefined;
+  readonly #routeListeners: Array<() => void> = [];
+  readonly #drainListeners: Array<() => void> = [];
+  /** Set when gossip runs, for the admin API's /members and /services. */
+  gossip: AgentGossipView | undefined;
 
   constructor(options: AgentOptions) {
     this.config = options.config;
@@ -126,6 +154,9 @@ export class Agent {
       },
     };
     this.metrics.registry.addCollector(() => this.flushMetrics());
+    this.proxy = this.config.proxy.enabled
+      ? createAgentProxy({ config: this.config.proxy, router: this.#router, upstream, registry: this.metrics.registry, log: this.log, meshlets: () => [...this.#meshlets.values()].map((m) => m.spec), uses: (key) => this.#meshlets.get(key)?.uses, deps: this.tunnels ? { remote: this.tunnels.upstream, ...options.proxy } : options.proxy })
+      : undefined;
   }
 
   get ready(): boolean {
@@ -148,6 +179,7 @@ export class Agent {
     await this.#apply(loaded);
     await this.tunnels?.start();
     this.#generation = 1;
+    await this.proxy?.start();
     this.#started = true;
     if (this.config.meshlets.watch && this.config.meshlets.paths.length) {
       this.#watcher = new ReloadWatcher(this.config.meshlets.paths, this.config.meshlets.debounceMs, () => void this.reload('file change'), this.log);
@@ -172,6 +204,7 @@ export class Agent {
         return (this.#lastReload = { ok: false, trigger, generation: this.#generation, added: [], changed: [], removed: [], error: err.toJSON() });
       }
       const diff = await this.#apply(loaded);
+      this.proxy?.topologyChanged();
       this.#generation++;
       this.metrics.reloads.inc({ result: 'ok' });
       const result: ReloadResult = { ok: true, trigger, generation: this.#generation, ...diff };
@@ -206,6 +239,7 @@ export class Agent {
       } else rt.spec = spec; // same content; keep the newest source name
     }
     this.metrics.meshlets.set(this.#meshlets.size);
+    this.#routesChanged();
     return { added, changed, removed };
   }
 
@@ -255,6 +289,7 @@ export class Agent {
       if (this.#meshlets.get(rt.spec.key) !== rt || rt.rollout !== rollout) return;
       this.#router.setMeshlet(rt.spec, rollout.canaryPercent);
       this.#publishCanary(rt);
+      this.#routesChanged();
       this.log.info('canary changed', { meshlet: rt.spec.key, ...rollout.status() });
     });
   }
@@ -393,15 +428,18 @@ export class Agent {
     this.#draining ??= (async () => {
       this.metrics.draining.set(1);
       this.#watcher?.close();
+      for (const l of this.#drainListeners) l();
       const deadline = this.config.timeouts.drainMs;
       this.log.info('draining', { connections: this.#clients.size, streams: this.#streams.size, deadline: formatDuration(BigInt(deadline) * 1_000_000n) });
       const drainStarted = performance.now();
       // GOAWAY to every peer now: their open streams may finish, no new ones.
       const tunnelsClosed = this.tunnels?.close();
+      const proxyClosed = this.proxy?.close(deadline);
       for (const rt of this.#meshlets.values()) {
         rt.rollout?.stop();
         for (const inst of rt.instances.values()) await this.#closeInstance(inst);
       }
+      await proxyClosed;
       if (this.#clients.size > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, deadline);
@@ -429,6 +467,34 @@ export class Agent {
       return { forced };
     })();
     return this.#draining;
+  }
+
+  // ---- hooks for the gossip layer ----------------------------------------------
+
+  /** Runs after every change of the served routes (start, reload, canary step). */
+  onRoutesChanged(listener: () => void): void {
+    this.#routeListeners.push(listener);
+  }
+
+  /** Runs when the drain starts (the agent stops offering its services). */
+  onDrain(listener: () => void): void {
+    this.#drainListeners.push(listener);
+  }
+
+  #routesChanged(): void {
+    for (const l of this.#routeListeners) l();
+  }
+
+  /** Every endpoint this agent serves now, with its effective weight. */
+  localEndpoints(): LocalServiceEndpoint[] {
+    const out: LocalServiceEndpoint[] = [];
+    for (const r of this.#router.routes()) {
+      // Only this agent's own instances: endpoints on other agents are theirs to publish.
+      r.endpoints.forEach((e, i) => {
+        if (e.kind === 'local') out.push({ serviceId: r.serviceId, namespace: e.namespace, meshlet: e.meshlet, instance: e.instance, version: e.version, weight: r.weights[i]!, socketPath: e.socketPath });
+      });
+    }
+    return out;
   }
 
   // ---- views for the admin API -------------------------------------------------
@@ -478,7 +544,7 @@ export class Agent {
         instance: e.instance,
         version: e.version,
         weight: r.weights[i],
-        ...(e.kind === 'local' ? { socket: e.socketPath } : { peer: e.peer }),
+        ...(e.kind === 'local' ? { socket: e.socketPath } : { peer: e.agentId }),
       })),
     }));
   }

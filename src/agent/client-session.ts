@@ -217,7 +217,7 @@ export class ClientSession {
               error: new WeftError('WEFT-A008', (err as Error).message, {
                 service: serviceId,
                 instance: endpoint.instance,
-                ...(endpoint.kind === 'remote' ? { peer: endpoint.peer } : {}),
+                ...(endpoint.kind === 'remote' ? { peer: endpoint.agentId } : {}),
                 errno: (err as UpstreamError).errno,
               }),
             });

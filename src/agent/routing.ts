@@ -21,8 +21,8 @@ export interface LocalEndpoint {
 /** A service endpoint on another agent, reached through a tunnel stream (tunnel-upstream.ts). */
 export interface RemoteEndpoint {
   readonly kind: 'remote';
-  /** The agent serving it (a tunnel peer name). */
-  readonly peer: string;
+  /** The agent serving it (a tunnel peer name; the gossip member id with the catalog). */
+  readonly agentId: string;
   readonly namespace: string;
   readonly meshlet: string;
   /** The instance name on that agent (or the peer name when it does not say). */
@@ -138,7 +138,7 @@ export class ServiceRouter {
       if (parts.length !== 3) continue;
       let arr = next.get(e.serviceId);
       if (!arr) next.set(e.serviceId, (arr = []));
-      arr.push({ kind: 'remote', peer: e.peer, namespace: parts[2]!, meshlet: parts[1]!, instance: e.instance, version: e.version, weight: e.weight });
+      arr.push({ kind: 'remote', agentId: e.peer, namespace: parts[2]!, meshlet: parts[1]!, instance: e.instance, version: e.version, weight: e.weight });
     }
     const touched = new Set([...this.#remote.keys(), ...next.keys()]);
     for (const id of touched) {

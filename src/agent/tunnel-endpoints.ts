@@ -50,3 +50,34 @@ export class StaticEndpointSource implements RemoteEndpointSource {
 
   close(): void {}
 }
+
+/** Several sources as one: endpoints concatenated; a peer named by several keeps the first source's entry. */
+export class CombinedEndpointSource implements RemoteEndpointSource {
+  constructor(readonly sources: readonly RemoteEndpointSource[]) {}
+
+  endpoints(): readonly RemoteServiceEndpoint[] {
+    return this.sources.flatMap((s) => s.endpoints());
+  }
+
+  peers(): readonly PeerSpec[] {
+    const seen = new Set<string>();
+    const out: PeerSpec[] = [];
+    for (const s of this.sources) {
+      for (const p of s.peers()) {
+        if (seen.has(p.name)) continue;
+        seen.add(p.name);
+        out.push(p);
+      }
+    }
+    return out;
+  }
+
+  onChange(listener: () => void): () => void {
+    const offs = this.sources.map((s) => s.onChange(listener));
+    return () => offs.forEach((off) => off());
+  }
+
+  close(): void {
+    for (const s of this.sources) s.close();
+  }
+}

@@ -12,7 +12,10 @@ import { handshakeStats, type HandshakeStats } from '../tunnel/handshake.js';
 import { tunnelResources } from '../tunnel/resources.js';
 import type { Logger } from './log.js';
 import type { ServiceRouter } from './routing.js';
-import { StaticEndpointSource, type RemoteEndpointSource } from './tunnel-endpoints.js';
+import { CombinedEndpointSource, StaticEndpointSource, type RemoteEndpointSource } from './tunnel-endpoints.js';
+import { GossipEndpointSource } from './tunnel-gossip-source.js';
+import type { AgentGossip } from './gossip-agent.js';
+import { WEFT_VERSION } from '../version.js';
 import { InboundStreams } from './tunnel-inbound.js';
 import { registerTunnelMetrics } from './tunnel-metrics.js';
 import { TunnelUpstream } from './tunnel-upstream.js';
@@ -92,7 +95,18 @@ export class AgentTunnels {
     });
     this.peers = peers;
     this.upstream.peers = peers;
-    const source = this.#o.source ?? new StaticEndpointSource(c);
+    this.#use(this.#o.source ?? new StaticEndpointSource(c));
+    const bound = await peers.listen(c.listen.host, c.listen.port);
+    this.#bound = bound;
+    this.address = bound.host.includes(':') ? `[${bound.host}]:${bound.port}` : `${bound.host}:${bound.port}`;
+  }
+
+  #bound: { host: string; port: number } | undefined;
+
+  /** Takes remote endpoints and peers from `source` from now on (the previous one is closed). */
+  #use(source: RemoteEndpointSource): void {
+    this.#unsubscribe?.();
+    const peers = this.peers!;
     this.#source = source;
     const apply = () => {
       peers.setPeers(source.peers());
@@ -100,8 +114,23 @@ export class AgentTunnels {
     };
     apply();
     this.#unsubscribe = source.onChange(apply);
-    const bound = await peers.listen(c.listen.host, c.listen.port);
-    this.address = bound.host.includes(':') ? `[${bound.host}]:${bound.port}` : `${bound.host}:${bound.port}`;
+  }
+
+  /**
+   * Gossip is up: advertise this agent's tunnel address and key in its member
+   * metadata, and take remote endpoints from the catalog (plus the static peers).
+   */
+  useGossip(gossip: AgentGossip): void {
+    if (!this.peers || !this.identity || !this.#bound) return;
+    let host = this.#bound.host;
+    // Listening on every interface: others reach us where they reach our gossip.
+    if (host === '0.0.0.0' || host === '::') host = gossip.node.address.slice(0, gossip.node.address.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+    const tunnelAddress = host.includes(':') ? `[${host}]:${this.#bound.port}` : `${host}:${this.#bound.port}`;
+    gossip.node.setMeta({ weftVersion: WEFT_VERSION, tunnelAddress, tunnelPublicKey: this.identity.publicKey });
+    const prior = this.#source;
+    const statics = new StaticEndpointSource(this.#o.config);
+    this.#use(new CombinedEndpointSource([statics, new GossipEndpointSource(gossip)]));
+    if (prior && prior !== statics) prior.close();
   }
 
   /** Graceful: GOAWAY on every session, open streams finish (bounded by the caller's drain deadline). */

@@ -30,25 +30,25 @@ export class TunnelUpstream implements Upstream {
   async open(endpoint: Endpoint, serviceId: string, source: ClientIdentity, signal: AbortSignal): Promise<Duplex> {
     if (endpoint.kind === 'local') return this.local.open(endpoint, serviceId, source, signal);
     const peers = this.peers;
-    if (!peers) throw new UpstreamError('refused', undefined, `tunnels are not running (peer ${endpoint.peer})`);
+    if (!peers) throw new UpstreamError('refused', undefined, `tunnels are not running (peer ${endpoint.agentId})`);
     const from = `${source.meshlet}.${source.namespace}`;
     for (let attempt = 0; ; attempt++) {
       let session;
       try {
-        session = await peers.session(endpoint.peer, { signal });
+        session = await peers.session(endpoint.agentId, { signal });
       } catch (e) {
-        if (signal.aborted) throw new UpstreamError('timeout', 'ETIMEDOUT', `peer ${endpoint.peer}: no tunnel session within the connect timeout`);
-        throw new UpstreamError('refused', (e as WeftError).code, `peer ${endpoint.peer}: ${(e as Error).message}`);
+        if (signal.aborted) throw new UpstreamError('timeout', 'ETIMEDOUT', `peer ${endpoint.agentId}: no tunnel session within the connect timeout`);
+        throw new UpstreamError('refused', (e as WeftError).code, `peer ${endpoint.agentId}: ${(e as Error).message}`);
       }
       try {
         const stream = await session.openStream(serviceId, from, { signal });
         this.opened++;
         return stream;
       } catch (e) {
-        if (signal.aborted) throw new UpstreamError('timeout', 'ETIMEDOUT', `peer ${endpoint.peer} did not accept the stream within the connect timeout`);
+        if (signal.aborted) throw new UpstreamError('timeout', 'ETIMEDOUT', `peer ${endpoint.agentId} did not accept the stream within the connect timeout`);
         const retry = e instanceof TunnelStreamError ? e.rstCode === TunnelErrorCode.STREAM_REFUSED : e instanceof WeftError && (e.code === 'WEFT-T013' || e.code === 'WEFT-T008');
         if (retry && attempt === 0) continue;
-        throw this.#failure(endpoint.peer, e);
+        throw this.#failure(endpoint.agentId, e);
       }
     }
   }

@@ -59,7 +59,7 @@ function classify(code: string | undefined): UpstreamFailure {
 /** Connects to the endpoint's Unix socket (half-open allowed, so each side's FIN is passed on). */
 export class LocalSocketUpstream implements Upstream {
   open(endpoint: Endpoint, _serviceId: string, _source: ClientIdentity, signal: AbortSignal): Promise<Duplex> {
-    if (endpoint.kind !== 'local') return Promise.reject(new UpstreamError('refused', undefined, `no tunnel to peer ${endpoint.peer} (tunnels are not enabled)`));
+    if (endpoint.kind !== 'local') return Promise.reject(new UpstreamError('refused', undefined, `no tunnel to peer ${endpoint.agentId} (tunnels are not enabled)`));
     return new Promise<Duplex>((resolve, reject) => {
       const socket: Socket = connect({ path: endpoint.socketPath, allowHalfOpen: true });
       const onAbort = () => {

@@ -9,6 +9,8 @@ import { durationMs, formatDuration } from './duration.js';
 import { FieldPath, boolean, duration, integer, list, mapping, optionalMapping, string } from './fields.js';
 import { parseMeshlet, type MeshletSpec } from './meshlet.js';
 import { lookupGroup, lookupUser } from './system-ids.js';
+import { parseProxyConfig, type ProxyConfig } from '../proxy/config.js';
+import { parseGossipConfig, type GossipConfig } from '../agent/gossip-config.js';
 import { parseTunnelConfig, type TunnelConfig } from './tunnel-config.js';
 
 export const AGENT_CONFIG_KIND = 'AgentConfig';
@@ -45,13 +47,17 @@ export interface AgentConfig {
   };
   /** Service IDs the agent serves itself with a byte echo (the sample meshlet). */
   readonly demoEcho: readonly string[];
+  /** The sidecar HTTP proxy (`proxy:`; off without the section or the CLI flags). */
+  readonly proxy: ProxyConfig;
+  /** Cluster membership and the service catalog; undefined = gossip off (docs/gossip.md). */
+  readonly gossip?: GossipConfig;
   /** Tunnels to other agents (tunnel-config.ts); undefined = disabled. */
   readonly tunnel?: TunnelConfig;
   /** The config as written, for /config (redacted there). */
   readonly raw: unknown;
 }
 
-const TOP_FIELDS = ['apiVersion', 'kind', 'socketRoot', 'sockets', 'admin', 'meshlets', 'limits', 'timeouts', 'demoEcho', 'tunnel'] as const;
+const TOP_FIELDS = ['apiVersion', 'kind', 'socketRoot', 'sockets', 'admin', 'meshlets', 'limits', 'timeouts', 'demoEcho', 'proxy', 'gossip', 'tunnel'] as const;
 
 function fileMode(v: unknown, at: FieldPath, fallback: number): number {
   if (v === undefined) return fallback;
@@ -107,6 +113,7 @@ export function parseAgentConfig(doc: unknown, source: string, baseDir: string):
   const inline = list(m.inline, mAt.key('inline')).map((doc, i) => parseMeshlet(doc, mAt.key('inline').index(i), { idleTimeoutNs: timeouts.idleNs }));
 
   const demoEcho = list(top.demoEcho, at.key('demoEcho')).map((v, i) => string(v, at.key('demoEcho').index(i)));
+  const gossip = parseGossipConfig(top.gossip, at.key('gossip'), baseDir);
   const tunnel = parseTunnelConfig(top.tunnel, at.key('tunnel'), baseDir);
 
   return {
@@ -134,6 +141,8 @@ export function parseAgentConfig(doc: unknown, source: string, baseDir: string):
     },
     timeouts,
     demoEcho,
+    proxy: parseProxyConfig(top.proxy, at.key('proxy'), baseDir),
+    ...(gossip ? { gossip } : {}),
     ...(tunnel ? { tunnel } : {}),
     raw: doc ?? {},
   };

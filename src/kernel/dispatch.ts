@@ -93,6 +93,26 @@ class SharedScratch {
   }
 }
 
+type ShardMode = 'zero-copy' | 'shared-copy' | 'transfer';
+type Scratch = { input: Uint8Array; output: Uint8Array };
+
+/**
+ * The buffers a shard's task carries: the caller's own views when they are
+ * shared (zero copy), slices of the shared scratch, or fresh ArrayBuffers to
+ * transfer. The input is copied in for the last two; the output is copied back
+ * by the caller once the task returns.
+ */
+function shardBuffers(mode: ShardMode, scratch: Scratch | undefined, s: Shard, input: Uint8Array, outView: Uint8Array): { taskIn: Uint8Array; taskOut: Uint8Array } {
+  const inView = input.subarray(s.inStart, s.inEnd);
+  if (mode === 'zero-copy') return { taskIn: inView, taskOut: outView };
+  if (scratch) {
+    const taskIn = scratch.input.subarray(s.inStart, s.inEnd);
+    taskIn.set(inView);
+    return { taskIn, taskOut: scratch.output.subarray(s.outStart, s.outEnd) };
+  }
+  return { taskIn: inView.slice(), taskOut: new Uint8Array(outView.length) };
+}
+
 export class AeadDispatcher {
   readonly inlineBelowBytes: number;
   readonly transport: PoolTransport;
@@ -108,7 +128,7 @@ export class AeadDispatcher {
   }
 
   /** How a batch's bytes reach the workers given where the caller's buffers live. */
-  private modeFor(input: Uint8Array, output: Uint8Array): 'zero-copy' | 'shared-copy' | 'transfer' {
+  private modeFor(input: Uint8Array, output: Uint8Array): ShardMode {
     if (this.transport === 'transfer') return 'transfer';
     return isShared(input) && isShared(output) ? 'zero-copy' : 'shared-copy';
   }
@@ -134,20 +154,8 @@ export class AeadDispatcher {
     const scratch = mode === 'shared-copy' ? this.scratch.acquire(records.length, outBytes) : undefined;
     try {
       const written = await Promise.all(shards.map(async (s) => {
-        const inView = records.subarray(s.inStart, s.inEnd);
         const outView = out.subarray(s.outStart, s.outEnd);
-        let taskIn: Uint8Array, taskOut: Uint8Array;
-        if (mode === 'zero-copy') {
-          taskIn = inView;
-          taskOut = outView;
-        } else if (scratch) {
-          taskIn = scratch.input.subarray(s.inStart, s.inEnd);
-          taskIn.set(inView);
-          taskOut = scratch.output.subarray(s.outStart, s.outEnd);
-        } else {
-          taskIn = inView.slice();
-          taskOut = new Uint8Array(outView.length);
-        }
+        const { taskIn, taskOut } = shardBuffers(mode, scratch, s, records, outView);
         const task = {
           op: 'sealRecords' as const,
           variant: this.variant,
@@ -182,25 +190,13 @@ export class AeadDispatcher {
     const pool = this.pool;
     const shards = shardRecords(sealedLengths, aadLengths, pool.threads, openedLength);
     const outBytes = shards[shards.length - 1]!.outEnd;
-    const mode = isShared(results) ? this.modeFor(sealed, out) : this.transport === 'shared' ? 'shared-copy' : 'transfer';
+    const mode: ShardMode = isShared(results) ? this.modeFor(sealed, out) : this.transport === 'shared' ? 'shared-copy' : 'transfer';
     const scratch = mode === 'shared-copy' ? this.scratch.acquire(sealed.length, outBytes) : undefined;
     try {
       const failed = await Promise.all(shards.map(async (s) => {
-        const inView = sealed.subarray(s.inStart, s.inEnd);
         const outView = out.subarray(s.outStart, s.outEnd);
         const resultView = results.subarray(s.first, s.first + s.count);
-        let taskIn: Uint8Array, taskOut: Uint8Array;
-        if (mode === 'zero-copy') {
-          taskIn = inView;
-          taskOut = outView;
-        } else if (scratch) {
-          taskIn = scratch.input.subarray(s.inStart, s.inEnd);
-          taskIn.set(inView);
-          taskOut = scratch.output.subarray(s.outStart, s.outEnd);
-        } else {
-          taskIn = inView.slice();
-          taskOut = new Uint8Array(outView.length);
-        }
+        const { taskIn, taskOut } = shardBuffers(mode, scratch, s, sealed, outView);
         const task = {
           op: 'openRecords' as const,
           variant: this.variant,

@@ -1,0 +1,334 @@
+// bench/proxy: the sidecar HTTP proxy end to end with real processes. One
+// upstream (a node:http server in its own process, one handler, listening on a
+// TCP port and on a meshlet server socket) reached:
+//   direct          client → upstream TCP port
+//   nginx           client → nginx (1 worker, upstream keepalive, Unix socket) → upstream
+//   weft            client → `weft agent` proxy (1 process; access log off) → meshlet server socket
+//   weft + log      the same with the JSON access log written to a file
+//   weft 2 agents   client → agent A proxy → tunnel → agent B → upstream: not yet (tunnels not in main)
+// Two measurements, the paths taking turns in rounds so machine noise falls on all alike:
+//   1. throughput: wrk, 1 thread, fixed connections, requests/s and wrk's p50/p99;
+//   2. added latency at a fixed 1,000 requests/s (an open-loop generator on undici):
+//      p50/p99 minus the direct path's.
+// wrk and nginx come from Debian (apt-get install when missing; a row is
+// skipped with a message if that fails). WEFT_BENCH_TIME scales durations.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Pool, request } from 'undici';
+import { stringify } from 'yaml';
+import { instanceDir, serverSocketPath } from '../src/agent/socket-layout.js';
+import { printGrid, writeResults } from './lib.js';
+
+const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const scale = Math.min(1, Number(process.env.WEFT_BENCH_TIME ?? 300) / 300);
+const SETTINGS = {
+  rounds: 3,
+  wrkSeconds: Math.max(1, Math.round(4 * scale)),
+  connections: 32,
+  rate: 1000,
+  rateRequests: Math.max(1000, Math.round(4000 * scale)),
+  rateConnections: 16,
+};
+const SERVICE = 'hello.bench.bench';
+const BODY = 'hello from the upstream\n';
+
+interface PathDef {
+  name: string;
+  /** Where the load generator connects. */
+  url: string;
+  /** Host header it sends (the proxies route on it). */
+  host: string;
+}
+
+interface WrkResult {
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+function have(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+/** Installs Debian packages when a command is missing; false if it is still missing. */
+function ensure(cmd: string, pkg: string): boolean {
+  if (have(cmd)) return true;
+  console.log(`bench/proxy: installing ${pkg} (apt-get)…`);
+  spawnSync('apt-get', ['update'], { stdio: 'ignore' });
+  spawnSync('apt-get', ['install', '-y', pkg], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  return have(cmd) || existsSync(`/usr/sbin/${cmd}`);
+}
+
+function waitForLine(child: ChildProcess, pred: (line: string) => boolean, what: string, timeoutMs = 15_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`${what}: not ready within ${timeoutMs} ms\n${err}`)), timeoutMs);
+    child.stderr?.on('data', (d) => (err += d));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      buf += d;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (pred(line)) {
+          clearTimeout(timer);
+          resolve(line);
+        }
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with ${code}\n${err}`));
+    });
+  });
+}
+
+const UPSTREAM = `
+import { createServer } from 'node:http';
+const [port, ...socks] = process.argv.slice(1);
+const body = Buffer.from(${JSON.stringify(BODY)});
+const handler = (req, res) => { req.resume(); res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length }); res.end(body); };
+let n = 0;
+const ready = () => { if (++n === socks.length + 1) console.log('ready'); };
+createServer({ keepAliveTimeout: 60000 }, handler).listen(Number(port), '127.0.0.1', ready);
+for (const s of socks) createServer({ keepAliveTimeout: 60000 }, handler).listen(s, ready);
+`;
+
+function parseWrk(out: string): WrkResult {
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+  const toMs = (v: string, unit: string) => Number(v) * (unit === 'us' ? 0.001 : unit === 's' ? 1000 : 1);
+  const pct = (p: string) => {
+    const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
+    return m ? toMs(m[1]!, m[2]!) : NaN;
+  };
+  return { rps, p50ms: pct('50'), p99ms: pct('99') };
+}
+
+function runWrk(p: PathDef, seconds: number): Promise<WrkResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', ['-t1', `-c${SETTINGS.connections}`, `-d${seconds}s`, '--latency', '-H', `Host: ${p.host}`, `${p.url}/`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.once('exit', (code) => {
+      const r = parseWrk(out);
+      if (code !== 0 || !Number.isFinite(r.rps)) reject(new Error(`wrk ${p.name}: exit ${code}\n${out}`));
+      else if (/Non-2xx/.test(out)) reject(new Error(`wrk ${p.name}: non-2xx answers\n${out}`));
+      else resolve(r);
+    });
+  });
+}
+
+/** Open loop at `rate` req/s: each request is sent on schedule whether or not earlier ones finished. */
+async function fixedRate(p: PathDef, rate: number, count: number): Promise<number[]> {
+  const pool = new Pool(p.url, { connections: SETTINGS.rateConnections, pipelining: 1 });
+  const lat: number[] = [];
+  const send = async () => {
+    const t0 = performance.now();
+    const r = await pool.request({ path: '/', method: 'GET', headers: { host: p.host } });
+    const text = await r.body.text();
+    if (r.statusCode !== 200 || text !== BODY) throw new Error(`${p.name}: ${r.statusCode} ${text.slice(0, 80)}`);
+    lat.push(performance.now() - t0);
+  };
+  // Warm the connections first.
+  await Promise.all(Array.from({ length: SETTINGS.rateConnections }, send));
+  lat.length = 0;
+  const inflight: Promise<void>[] = [];
+  const start = performance.now();
+  let sent = 0;
+  while (sent < count) {
+    const due = Math.min(count, Math.floor(((performance.now() - start) * rate) / 1000) + 1);
+    while (sent < due) {
+      inflight.push(send());
+      sent++;
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.all(inflight);
+  await pool.close();
+  return lat;
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+function median(xs: number[]): number {
+  return percentile(xs, 50);
+}
+
+export async function run(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-bench-proxy-'));
+  const children: ChildProcess[] = [];
+  const notes: string[] = [];
+  try {
+    const wrk = ensure('wrk', 'wrk');
+    const nginxOk = ensure('nginx', 'nginx-light') || ensure('nginx', 'nginx');
+    if (!wrk) notes.push('wrk missing and not installable: throughput rows skipped');
+    if (!nginxOk) notes.push('nginx missing and not installable: nginx row skipped');
+
+    // The upstream: one process, one handler, on a TCP port and on a server socket for nginx
+    // and for each agent (each agent has its own socket root).
+    const weftVariants = [
+      ['weft', 'off'],
+      ['weft + access log', join(dir, 'access.log')],
+    ] as const;
+    const roots = weftVariants.map(([name]) => join(dir, name.replace(/\W+/g, '-'), 's'));
+    const sockFor = (root: string) => serverSocketPath(instanceDir(root, 'bench', 'bench', 'main'), 'hello');
+    const sock = join(dir, 'nginx-upstream.sock');
+    for (const r of roots) mkdirSync(dirname(sockFor(r)), { recursive: true });
+    const directPort = await freePort();
+    const upstream = spawn(process.execPath, ['--input-type=module', '-e', UPSTREAM, String(directPort), sock, ...roots.map(sockFor)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(upstream);
+    await waitForLine(upstream, (l) => l === 'ready', 'upstream');
+
+    const paths: PathDef[] = [{ name: 'direct', url: `http://127.0.0.1:${directPort}`, host: SERVICE }];
+
+    if (nginxOk) {
+      const port = await freePort();
+      const conf = join(dir, 'nginx.conf');
+      for (const d of ['client', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(dir, 'nginx-tmp', d), { recursive: true });
+      writeFileSync(
+        conf,
+        `user root;
+worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/nginx-tmp/client;
+  proxy_temp_path ${dir}/nginx-tmp/proxy;
+  fastcgi_temp_path ${dir}/nginx-tmp/fastcgi;
+  uwsgi_temp_path ${dir}/nginx-tmp/uwsgi;
+  scgi_temp_path ${dir}/nginx-tmp/scgi;
+  upstream app { server unix:${sock}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; }
+  }
+}
+`,
+      );
+      const nginxBin = have('nginx') ? 'nginx' : '/usr/sbin/nginx';
+      const nginx = spawn(nginxBin, ['-c', conf, '-p', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      children.push(nginx);
+      // nginx prints nothing when ready: poll the port.
+      const url = `http://127.0.0.1:${port}`;
+      for (let i = 0; ; i++) {
+        try {
+          const r = await request(url, { headers: { host: SERVICE } });
+          if ((await r.body.text()) === BODY) break;
+        } catch {
+          if (i > 100 || nginx.exitCode !== null) throw new Error(`nginx did not start (exit ${nginx.exitCode})`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      paths.push({ name: 'nginx', url, host: SERVICE });
+    }
+
+    // weft: a real agent process per variant, the meshlet's server socket is the upstream's.
+    for (const [k, [name, accessLog]] of weftVariants.entries()) {
+      const cfgDir = dirname(roots[k]!);
+      const cfg = {
+        apiVersion: 'weft.dev/v1alpha1',
+        kind: 'AgentConfig',
+        socketRoot: roots[k]!,
+        admin: { host: '127.0.0.1', port: 0 },
+        meshlets: { inline: [{ apiVersion: 'weft.dev/v1alpha1', kind: 'Meshlet', metadata: { name: 'bench', namespace: 'bench' }, spec: { provides: ['hello'], uses: [] } }], watch: false },
+        proxy: { port: 0, accessLog, namespace: 'bench' },
+      };
+      const file = join(cfgDir, 'agent.yaml');
+      writeFileSync(file, stringify(cfg));
+      const agent = spawn(process.execPath, [CLI, 'agent', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+      children.push(agent);
+      const ready = JSON.parse(await waitForLine(agent, (l) => l.includes('"agent ready"'), name)) as { proxy: string };
+      paths.push({ name, url: ready.proxy, host: SERVICE });
+    }
+
+    // Cross-check: every path answers with the upstream's body before anything is timed.
+    for (const p of paths) {
+      const r = await request(`${p.url}/`, { headers: { host: p.host } });
+      const text = await r.body.text();
+      if (r.statusCode !== 200 || text !== BODY) throw new Error(`bench cross-check failed: ${p.name} answered ${r.statusCode} ${text.slice(0, 100)}`);
+    }
+
+    const wrkRuns = new Map<string, WrkResult[]>();
+    const rateRuns = new Map<string, number[][]>();
+    for (let round = 0; round < SETTINGS.rounds; round++) {
+      for (const p of paths) {
+        if (wrk) {
+          const r = await runWrk(p, SETTINGS.wrkSeconds);
+          wrkRuns.set(p.name, [...(wrkRuns.get(p.name) ?? []), r]);
+        }
+        const lat = await fixedRate(p, SETTINGS.rate, Math.round(SETTINGS.rateRequests / SETTINGS.rounds));
+        rateRuns.set(p.name, [...(rateRuns.get(p.name) ?? []), lat]);
+      }
+    }
+
+    const direct = rateRuns.get('direct')!.flat();
+    const dP50 = percentile(direct, 50);
+    const dP99 = percentile(direct, 99);
+    const nginxRps = wrk && wrkRuns.has('nginx') ? median(wrkRuns.get('nginx')!.map((r) => r.rps)) : undefined;
+    const rows: Record<string, unknown>[] = [];
+    const lines: string[][] = [];
+    for (const p of paths) {
+      const w = wrkRuns.get(p.name);
+      const rps = w ? median(w.map((r) => r.rps)) : undefined;
+      const lat = rateRuns.get(p.name)!.flat();
+      const p50 = percentile(lat, 50);
+      const p99 = percentile(lat, 99);
+      const row = {
+        path: p.name,
+        rps,
+        wrkP50ms: w ? median(w.map((r) => r.p50ms)) : undefined,
+        wrkP99ms: w ? median(w.map((r) => r.p99ms)) : undefined,
+        vsNginx: rps !== undefined && nginxRps ? rps / nginxRps : undefined,
+        at1000: { p50ms: p50, p99ms: p99, addedP50ms: p50 - dP50, addedP99ms: p99 - dP99, samples: lat.length },
+      };
+      rows.push(row);
+      lines.push([
+        p.name,
+        rps === undefined ? '-' : Math.round(rps).toLocaleString('en-US'),
+        row.vsNginx === undefined ? '-' : `${row.vsNginx.toFixed(2)}×`,
+        row.wrkP50ms === undefined ? '-' : row.wrkP50ms.toFixed(2),
+        row.wrkP99ms === undefined ? '-' : row.wrkP99ms.toFixed(2),
+        p50.toFixed(3),
+        p99.toFixed(3),
+        p.name === 'direct' ? '-' : `${(p50 - dP50).toFixed(3)}`,
+        p.name === 'direct' ? '-' : `${(p99 - dP99).toFixed(3)}`,
+      ]);
+    }
+    lines.push(['weft 2 agents + tunnel', 'not yet', '', '', '', '', '', '', '(tunnels not in main)']);
+    rows.push({ path: 'weft 2 agents + tunnel', status: 'not yet: src/tunnel is not in main' });
+    printGrid(
+      `bench/proxy: ${SETTINGS.connections} connections (wrk -t1, ${SETTINGS.wrkSeconds}s × ${SETTINGS.rounds} rounds, median); latency at ${SETTINGS.rate} req/s open loop (${SETTINGS.rateRequests} requests, undici, ${SETTINGS.rateConnections} connections)`,
+      ['path', 'req/s', 'vs nginx', 'wrk p50 ms', 'wrk p99 ms', '@1k p50 ms', '@1k p99 ms', 'added p50 ms', 'added p99 ms'],
+      lines,
+    );
+    for (const n of notes) console.log(`note: ${n}`);
+    writeResults('proxy', { settings: SETTINGS, rows, notes });
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

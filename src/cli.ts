@@ -76,6 +76,7 @@ function banner(config: AgentConfig, adminUrl: string, agent: Agent): string {
     const ports = [...config.proxy.servicePorts].map(([s, p]) => `${s}:${p}`).join(',');
     lines.push(`  proxy        ${agent.proxy.url}  (${config.proxy.mode}${ports ? `, service ports ${ports}` : ''}; try: http_proxy=${agent.proxy.url} curl http://<service>.<meshlet>.<ns>/)`);
   }
+  if (agent.sync) lines.push(`  sync         ${agent.sync.describe()}  (catalog events, docs/sync.md)`);
   if (config.demoEcho.length) lines.push(`  demo echo    ${config.demoEcho.join(', ')}  (try: echo hello | weft connect ${config.demoEcho[0]})`);
   return lines.join('\n') + '\n';
 }

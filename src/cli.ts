@@ -112,8 +112,6 @@ async function runAgent(argv: string[]): Promise<void> {
     die(e);
   }
   process.stderr.write(banner(config, admin.url, agent));
-  log.info('agent ready', { socketRoot: config.socketRoot, admin: admin.url, ...(agent.proxy ? { proxy: agent.proxy.url } : {}), meshlets: agent.summary().meshlets.map((m) => m.key), pid: process.pid });
-
   process.on('SIGHUP', () => void agent.reload('SIGHUP'));
   let stopping = false;
   const stop = (signal: string) => {
@@ -131,6 +129,8 @@ async function runAgent(argv: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Ready only once the signal handlers are in place: a SIGTERM right after this line drains, not kills.
+  log.info('agent ready', { socketRoot: config.socketRoot, admin: admin.url, ...(agent.proxy ? { proxy: agent.proxy.url } : {}), meshlets: agent.summary().meshlets.map((m) => m.key), pid: process.pid });
 }
 
 /** Finds the client socket to use for `weft connect`. */

@@ -54,7 +54,7 @@ function readSnapshot(dir: string): SnapshotFile {
   return JSON.parse(readFileSync(join(dir, 'snapshot.json'), 'utf8')) as SnapshotFile;
 }
 
-test('agent with sync.out: every catalog change in the YAML log, in order, and a deduplicated snapshot', async () => {
+test('agent with sync.out: every catalog change in the YAML log, in order, and a deduplicated snapshot', { timeout: 30_000 }, async () => {
   const out = join(makeTempDir(), 'sync');
   try {
     const a = await startAgent({ config: syncConfig(out), meshlets: { 'pay.yaml': pay, 'web.yaml': web } });

@@ -16,6 +16,7 @@ import { NatsSink, type GapReport } from '../sync/nats-sink.js';
 import type { Counter, MetricsRegistry } from '../admin/metrics.js';
 import type { Logger } from './log.js';
 import { CatalogDiff } from './sync-catalog.js';
+import { GossipSync, type GossipSource } from './sync-gossip.js';
 import { hostToken, type SyncConfig } from './sync-config.js';
 import type { AgentSyncView, CanaryCause } from './sync-objects.js';
 
@@ -50,6 +51,7 @@ export class AgentSync {
   readonly #causes = new Map<string, CanaryCause>();
   readonly #healthMarks: Array<{ serviceId: string; instance: string; health: Health }> = [];
   readonly #events: Counter | undefined;
+  #gossip: GossipSync | undefined;
 
   constructor(options: AgentSyncOptions) {
     this.config = options.config.sync!;
@@ -125,6 +127,19 @@ export class AgentSync {
     this.#schedule();
   }
 
+  /** Publishes membership and the other agents' catalog entries as gossip reports them (from now on, starting with the current state). */
+  attachGossip(source: GossipSource): void {
+    if (this.#closed || this.#gossip) return;
+    this.#gossip = new GossipSync(source, (kind, event, uid, object) => {
+      if (!this.#open || this.#closed) return;
+      try {
+        this.#publish(kind, event, uid, object);
+      } catch (e) {
+        this.#log.error('sync event not published', { error: e instanceof WeftError ? e : new WeftError('WEFT-S007', String(e)) });
+      }
+    });
+  }
+
   /** The proxy's dependencies with the health reporter teed through here (to the gossip catalog as before). */
   proxyDeps(deps: AgentProxyDeps | undefined): AgentProxyDeps {
     const catalog = deps?.catalog;
@@ -185,6 +200,7 @@ export class AgentSync {
     if (this.#closed) return;
     this.flushChanges();
     this.#closed = true;
+    this.#gossip?.close();
     await this.engine.close();
     const nats = this.nats?.stats();
     this.#log.info('sync closed', {

@@ -3,7 +3,8 @@
 // and other agents' catalog entries), the `sync:` config section.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseAgentConfig } from '../../src/config/agent-config.js';
+import { fileURLToPath } from 'node:url';
+import { loadAgentConfig, parseAgentConfig } from '../../src/config/agent-config.js';
 import { FieldPath } from '../../src/config/fields.js';
 import { parseMeshlet, type MeshletSpec } from '../../src/config/meshlet.js';
 import { WeftError } from '../../src/errors.js';
@@ -270,5 +271,11 @@ describe('sync: config', () => {
     rejects({ out: 'd', logStyle: 'pretty' }, /sync\.logStyle/, /block or flow/);
     rejects({ out: 'd', snapshotDebounce: '0' }, /sync\.snapshotDebounce/, /greater than 0/);
     rejects({ out: 'd', outt: 'x' }, /sync\.outt/, /one of the fields/);
+  });
+
+  test('examples/agent-sync.yaml is a valid config', () => {
+    const c = loadAgentConfig(fileURLToPath(new URL('../../../examples/agent-sync.yaml', import.meta.url)));
+    assert.match(c.sync!.out!, /\/\.weft\/sync$/);
+    assert.deepEqual(c.sync!.nats, { servers: ['nats://127.0.0.1:4222'], cluster: 'dev', jetstream: {}, maxBuffered: 10_000, reconnectWaitMs: 1000 });
   });
 });

@@ -9,6 +9,7 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   agent: () => import('./agent.js'),
   sync: () => import('./sync.js'),
   proxy: () => import('./proxy.js'),
+  gossip: () => import('./gossip.js'),
 };
 
 const wanted = process.argv.slice(2);

@@ -16,6 +16,7 @@
 import { parseArgs } from 'node:util';
 import type { Socket } from 'node:net';
 import { Agent } from './agent/agent.js';
+import { AgentGossip } from './agent/gossip-agent.js';
 import { createEchoServer } from './agent/echo-service.js';
 import { Logger } from './agent/log.js';
 import { dialMesh } from './agent/mesh-dial.js';
@@ -56,7 +57,7 @@ function readConfig(file: string | undefined): AgentConfig {
   return file ? loadAgentConfig(file) : defaultAgentConfig();
 }
 
-function banner(config: AgentConfig, adminUrl: string, agent: Agent): string {
+function banner(config: AgentConfig, adminUrl: string, agent: Agent, gossip: AgentGossip | undefined): string {
   const lines = [
     `weft agent ${WEFT_VERSION} (node ${process.version}) pid ${process.pid}`,
     `  config       ${config.source}`,
@@ -64,6 +65,9 @@ function banner(config: AgentConfig, adminUrl: string, agent: Agent): string {
     `  admin        ${adminUrl}  (/healthz /readyz /metrics /meshlets /services /config)`,
     `  limits       ${config.limits.maxConnections} connections, ${config.limits.maxPendingHandshakes} pending handshakes`,
     `  timeouts     ${describeTimeouts(config)}`,
+    ...(gossip
+      ? [`  gossip       ${gossip.node.address} id ${gossip.node.id} (${config.gossip!.profile} profile, key ${gossip.node.keys().primary}, ${gossip.node.joined ? `${gossip.node.membership.size} members` : 'joining'})  (/members)`]
+      : [`  gossip       off (single host)`]),
     `  meshlets`,
   ];
   const { meshlets } = agent.summary();
@@ -104,6 +108,15 @@ async function runAgent(argv: string[]): Promise<void> {
     log.error('agent failed to start', { error: e as Error });
     die(e);
   }
+  let gossip: AgentGossip | undefined;
+  if (config.gossip) {
+    try {
+      gossip = await AgentGossip.start(agent, config.gossip, log);
+    } catch (e) {
+      log.error('agent failed to start', { error: e as Error });
+      die(e);
+    }
+  }
   let admin;
   try {
     admin = await startAdminServer(agent, config.admin.host, config.admin.port);
@@ -111,7 +124,9 @@ async function runAgent(argv: string[]): Promise<void> {
     log.error('agent failed to start', { error: e as Error });
     die(e);
   }
-  process.stderr.write(banner(config, admin.url, agent));
+  process.stderr.write(banner(config, admin.url, agent, gossip));
+  // Gossip's membership and other agents' catalog entries as sync events (the live state first).
+  if (gossip) agent.sync?.attachGossip(gossip.node);
   process.on('SIGHUP', () => void agent.reload('SIGHUP'));
   let stopping = false;
   const stop = (signal: string) => {
@@ -122,6 +137,7 @@ async function runAgent(argv: string[]): Promise<void> {
     stopping = true;
     log.info('shutting down', { signal });
     void agent.drain().then(async () => {
+      await gossip?.stop().catch((e) => log.warn('gossip leave failed', { error: e as Error }));
       await admin.close();
       log.info('agent stopped');
       process.exit(0);
@@ -130,7 +146,14 @@ async function runAgent(argv: string[]): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   // Ready only once the signal handlers are in place: a SIGTERM right after this line drains, not kills.
-  log.info('agent ready', { socketRoot: config.socketRoot, admin: admin.url, ...(agent.proxy ? { proxy: agent.proxy.url } : {}), meshlets: agent.summary().meshlets.map((m) => m.key), pid: process.pid });
+  log.info('agent ready', {
+    socketRoot: config.socketRoot,
+    admin: admin.url,
+    ...(agent.proxy ? { proxy: agent.proxy.url } : {}),
+    meshlets: agent.summary().meshlets.map((m) => m.key),
+    pid: process.pid,
+    ...(gossip ? { gossip: gossip.node.address, gossipId: gossip.node.id } : {}),
+  });
 }
 
 /** Finds the client socket to use for `weft connect`. */

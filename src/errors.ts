@@ -426,6 +426,12 @@ export const ERRORS = {
     cause: 'The sidecar meshlet did not declare that it uses this service (spec.uses).',
     remediation: 'Add the service ID (or a pattern) to spec.uses of the meshlet.',
   },
+  'WEFT-G002': {
+    severity: 'fatal',
+    title: 'gossip cluster secret missing or unsafe',
+    cause: 'Gossip is configured but no cluster secret was found (gossip.secretFile or WEFT_CLUSTER_SECRET), the secret file cannot be read or holds no secret, or it is readable by group or others.',
+    remediation: 'Write a secret of at least 16 bytes (e.g. `openssl rand -base64 32`) to the file named by gossip.secretFile and `chmod 600` it, or set WEFT_CLUSTER_SECRET; every agent of the cluster needs the same secret.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

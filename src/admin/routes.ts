@@ -4,17 +4,38 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Agent } from '../agent/agent.js';
 import type { CanaryAction } from '../agent/canary.js';
+import { GOSSIP_ROUTES, MAX_BODY_BYTES } from '../agent/gossip-admin.js';
 import { formatDuration } from '../config/duration.js';
 import { redact } from '../config/redact.js';
 import { WeftError } from '../errors.js';
 import { PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 
-type Handler = (agent: Agent, params: string[], res: ServerResponse) => void | Promise<void>;
+type Handler = (agent: Agent, params: string[], res: ServerResponse, body: unknown) => void | Promise<void>;
 
 interface RouteDef {
   method: 'GET' | 'POST';
   pattern: RegExp;
+  /** Reads a JSON body (routes without it discard the body). */
+  body?: boolean;
   handler: Handler;
+}
+
+/** The request body as JSON (an empty body is {}); WEFT-A009 with status 400/413 when it is not. */
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new WeftError('WEFT-A009', `request body over ${MAX_BODY_BYTES} bytes`, { status: 413 });
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new WeftError('WEFT-A009', 'request body is not JSON', { status: 400 });
+  }
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -56,7 +77,12 @@ export const ROUTES: readonly RouteDef[] = [
       json(res, 200, view);
     },
   },
-  { method: 'GET', pattern: /^\/services$/, handler: (agent, _p, res) => json(res, 200, { services: agent.servicesView() }) },
+  {
+    method: 'GET',
+    pattern: /^\/services$/,
+    handler: (agent, _p, res) => json(res, 200, { services: agent.servicesView(), ...(agent.gossip ? { catalog: agent.gossip.catalogView() } : {}) }),
+  },
+  ...GOSSIP_ROUTES,
   {
     method: 'GET',
     pattern: /^\/config$/,
@@ -106,9 +132,11 @@ export async function handleAdminRequest(agent: Agent, req: IncomingMessage, res
     if (!m) continue;
     pathMatched = true;
     if (route.method !== req.method) continue;
-    req.resume(); // no route reads a body
     try {
-      await route.handler(agent, m.slice(1).map(decodeURIComponent), res);
+      let body: unknown;
+      if (route.body) body = await readJsonBody(req);
+      else req.resume(); // the body is not read
+      await route.handler(agent, m.slice(1).map(decodeURIComponent), res, body);
     } catch (e) {
       const err = e instanceof WeftError ? e : new WeftError('WEFT-A009', String(e));
       const status = typeof err.details.status === 'number' ? err.details.status : 500;

@@ -35,6 +35,24 @@ export interface AgentOptions {
   proxy?: AgentProxyDeps;
 }
 
+/** A service endpoint this agent serves, as published to the cluster's service catalog. */
+export interface LocalServiceEndpoint {
+  readonly serviceId: string;
+  readonly namespace: string;
+  readonly meshlet: string;
+  readonly instance: string;
+  readonly version: string;
+  /** Current effective weight (instance weight, or its canary share). */
+  readonly weight: number;
+  readonly socketPath: string;
+}
+
+/** What the admin API shows of the gossip layer when it runs (src/agent/gossip-agent.ts). */
+export interface AgentGossipView {
+  membersView(): unknown;
+  catalogView(): unknown;
+}
+
 export interface ReloadResult {
   ok: boolean;
   trigger: string;
@@ -104,6 +122,10 @@ export class Agent {
   readonly proxy: SidecarProxy | undefined;
   /** Catalog change events to files / NATS, when config.sync is set (src/agent/sync-agent.ts). */
   readonly sync: AgentSync | undefined;
+  readonly #routeListeners: Array<() => void> = [];
+  readonly #drainListeners: Array<() => void> = [];
+  /** Set when gossip runs, for the admin API's /members and /services. */
+  gossip: AgentGossipView | undefined;
 
   constructor(options: AgentOptions) {
     this.config = options.config;
@@ -223,6 +245,7 @@ export class Agent {
       } else rt.spec = spec; // same content; keep the newest source name
     }
     this.metrics.meshlets.set(this.#meshlets.size);
+    this.#routesChanged();
     return { added, changed, removed };
   }
 
@@ -273,6 +296,7 @@ export class Agent {
       this.#router.setMeshlet(rt.spec, rollout.canaryPercent);
       this.#publishCanary(rt);
       this.sync?.changed('step', rt.spec.key);
+      this.#routesChanged();
       this.log.info('canary changed', { meshlet: rt.spec.key, ...rollout.status() });
     });
   }
@@ -411,6 +435,7 @@ export class Agent {
     this.#draining ??= (async () => {
       this.metrics.draining.set(1);
       this.#watcher?.close();
+      for (const l of this.#drainListeners) l();
       const deadline = this.config.timeouts.drainMs;
       this.log.info('draining', { connections: this.#clients.size, streams: this.#streams.size, deadline: formatDuration(BigInt(deadline) * 1_000_000n) });
       const proxyClosed = this.proxy?.close(deadline);
@@ -439,6 +464,33 @@ export class Agent {
       return { forced };
     })();
     return this.#draining;
+  }
+
+  // ---- hooks for the gossip layer ----------------------------------------------
+
+  /** Runs after every change of the served routes (start, reload, canary step). */
+  onRoutesChanged(listener: () => void): void {
+    this.#routeListeners.push(listener);
+  }
+
+  /** Runs when the drain starts (the agent stops offering its services). */
+  onDrain(listener: () => void): void {
+    this.#drainListeners.push(listener);
+  }
+
+  #routesChanged(): void {
+    for (const l of this.#routeListeners) l();
+  }
+
+  /** Every endpoint this agent serves now, with its effective weight. */
+  localEndpoints(): LocalServiceEndpoint[] {
+    const out: LocalServiceEndpoint[] = [];
+    for (const r of this.#router.routes()) {
+      r.endpoints.forEach((e, i) =>
+        out.push({ serviceId: r.serviceId, namespace: e.namespace, meshlet: e.meshlet, instance: e.instance, version: e.version, weight: r.weights[i]!, socketPath: e.socketPath }),
+      );
+    }
+    return out;
   }
 
   /** The catalog as the sync wiring reads it: meshlets with their rollout status, routes with current weights. */

@@ -15,8 +15,8 @@ import { FileSink } from '../sync/file-sink.js';
 import { NatsSink, type GapReport } from '../sync/nats-sink.js';
 import type { Counter, MetricsRegistry } from '../admin/metrics.js';
 import type { Logger } from './log.js';
-import { CatalogDiff } from './sync-catalog.js';
-import { GossipSync, type GossipSource } from './sync-gossip.js';
+import { CatalogDiff, type HealthSource } from './sync-catalog.js';
+import { GossipSync, agentToken, type GossipSource } from './sync-gossip.js';
 import { hostToken, type SyncConfig } from './sync-config.js';
 import type { AgentSyncView, CanaryCause } from './sync-objects.js';
 
@@ -28,9 +28,9 @@ export interface AgentSyncOptions {
   registry?: MetricsRegistry;
 }
 
-/** The name stamped on events: sync.agent, else the host name. */
+/** The name stamped on events and in uids: sync.agent, else the gossip name (as other agents name this one), else the host name. */
 export function syncAgentName(config: AgentConfig): string {
-  return config.sync?.agent ?? hostToken();
+  return config.sync?.agent ?? (config.gossip ? agentToken(config.gossip.name) : hostToken());
 }
 
 export class AgentSync {
@@ -49,7 +49,7 @@ export class AgentSync {
   #catalogDirty = false;
   #cause: CanaryCause = 'startup';
   readonly #causes = new Map<string, CanaryCause>();
-  readonly #healthMarks: Array<{ serviceId: string; instance: string; health: Health }> = [];
+  readonly #healthMarks: Array<{ serviceId: string; instance: string; health: Health; source: HealthSource }> = [];
   readonly #events: Counter | undefined;
   #gossip: GossipSync | undefined;
 
@@ -120,24 +120,32 @@ export class AgentSync {
     this.#schedule();
   }
 
-  /** A health mark of one of this agent's endpoints (from the proxy's health checks). */
-  health(serviceId: string, instance: string, health: Health): void {
+  /** A health mark of one of this agent's endpoints (the proxy's health checks, or the gossip catalog's entry). */
+  health(serviceId: string, instance: string, health: Health, source: HealthSource = 'health-check'): void {
     if (this.#closed) return;
-    this.#healthMarks.push({ serviceId, instance, health });
+    this.#healthMarks.push({ serviceId, instance, health, source });
     this.#schedule();
   }
 
-  /** Publishes membership and the other agents' catalog entries as gossip reports them (from now on, starting with the current state). */
+  /**
+   * Publishes membership and the other agents' catalog entries as gossip
+   * reports them, starting with the current state (call after start()); the
+   * catalog's health of this agent's own endpoints goes with the health marks.
+   */
   attachGossip(source: GossipSource): void {
     if (this.#closed || this.#gossip) return;
-    this.#gossip = new GossipSync(source, (kind, event, uid, object) => {
-      if (!this.#open || this.#closed) return;
-      try {
-        this.#publish(kind, event, uid, object);
-      } catch (e) {
-        this.#log.error('sync event not published', { error: e instanceof WeftError ? e : new WeftError('WEFT-S007', String(e)) });
-      }
-    });
+    this.#gossip = new GossipSync(
+      source,
+      (kind, event, uid, object) => {
+        if (!this.#open || this.#closed) return;
+        try {
+          this.#publish(kind, event, uid, object);
+        } catch (e) {
+          this.#log.error('sync event not published', { error: e instanceof WeftError ? e : new WeftError('WEFT-S007', String(e)) });
+        }
+      },
+      (serviceId, instance, health) => this.health(serviceId, instance, health, 'gossip'),
+    );
   }
 
   /** The proxy's dependencies with the health reporter teed through here (to the gossip catalog as before). */
@@ -173,7 +181,7 @@ export class AgentSync {
         this.#diff.reconcile(this.#view(), this.#cause, causes);
         this.#cause = 'reload';
       }
-      for (const m of this.#healthMarks.splice(0)) this.#diff.health(m.serviceId, m.instance, m.health);
+      for (const m of this.#healthMarks.splice(0)) this.#diff.health(m.serviceId, m.instance, m.health, m.source);
     } catch (e) {
       this.#log.error('sync event not published', { error: e instanceof WeftError ? e : new WeftError('WEFT-S007', String(e)) });
     }

@@ -20,8 +20,8 @@ import {
 
 export type Publish = (kind: EventKind, event: EventName, uid: string, object: unknown) => void;
 
-/** Where a health mark came from: the proxy's checks, or the start of a new agent process (checks begin at UP). */
-export type HealthSource = 'health-check' | 'restart';
+/** Where a health mark came from: the proxy's checks, the gossip catalog's entry, or the start of a new agent process (checks begin at UP). */
+export type HealthSource = 'health-check' | 'gossip' | 'restart';
 
 interface Published {
   readonly kind: CatalogKind;

@@ -2,9 +2,10 @@
 // failed, and the service catalog's entries of other agents — endpoint added /
 // updated / removed (with version and weight), health up / down, and service
 // added / removed when the first / last endpoint of a service on an agent
-// comes / goes. The agent's own catalog entries are skipped: it publishes
-// those from its own state (sync-catalog.ts), under the same uids, so a
-// consumer of several agents sees one object per endpoint.
+// comes / goes. Of the agent's own entries only the health is taken (what the
+// cluster routes by); their objects it publishes from its own state
+// (sync-catalog.ts), under the same uids, so a consumer of several agents
+// sees one object per endpoint.
 import type { CatalogEntry, CatalogEvent } from '../gossip/catalog.js';
 import type { Member, MembershipEvent } from '../gossip/types.js';
 import type { Publish } from './sync-catalog.js';
@@ -42,9 +43,11 @@ export class GossipSync {
   readonly #services = new Map<string, number>();
   #closed = false;
 
+  /** `ownHealth` receives the health the catalog carries for this agent's own endpoints. */
   constructor(
     private readonly source: GossipSource,
     private readonly publish: Publish,
+    private readonly ownHealth: (serviceId: string, instance: string, health: CatalogEntry['health']) => void = () => undefined,
   ) {
     // What happened before attaching (the join) is reported as the current state.
     for (const m of source.membership.allMembers()) if (m.state === 'alive' || m.state === 'suspect') this.#member('join', m);
@@ -78,7 +81,7 @@ export class GossipSync {
   }
 
   #upsert(entry: CatalogEntry): void {
-    if (entry.agentId === this.source.id) return;
+    if (entry.agentId === this.source.id) return this.ownHealth(entry.serviceId, entry.instance, entry.health);
     const key = `${entry.agentId}\u0000${entry.serviceId}\u0000${entry.instance}`;
     const seen = this.#entries.get(key);
     // The owner's name is fixed at first sight, so every event about this entry has one uid.

@@ -10,6 +10,7 @@ import { FieldPath, boolean, duration, integer, list, mapping, optionalMapping, 
 import { parseMeshlet, type MeshletSpec } from './meshlet.js';
 import { lookupGroup, lookupUser } from './system-ids.js';
 import { parseProxyConfig, type ProxyConfig } from '../proxy/config.js';
+import { parseGossipConfig, type GossipConfig } from '../agent/gossip-config.js';
 import { parseSyncConfig, type SyncConfig } from '../agent/sync-config.js';
 
 export const AGENT_CONFIG_KIND = 'AgentConfig';
@@ -48,13 +49,15 @@ export interface AgentConfig {
   readonly demoEcho: readonly string[];
   /** The sidecar HTTP proxy (`proxy:`; off without the section or the CLI flags). */
   readonly proxy: ProxyConfig;
+  /** Cluster membership and the service catalog; undefined = gossip off (docs/gossip.md). */
+  readonly gossip?: GossipConfig;
   /** Catalog change events to files and/or NATS (`sync:`; undefined = off, docs/sync.md). */
   readonly sync?: SyncConfig;
   /** The config as written, for /config (redacted there). */
   readonly raw: unknown;
 }
 
-const TOP_FIELDS = ['apiVersion', 'kind', 'socketRoot', 'sockets', 'admin', 'meshlets', 'limits', 'timeouts', 'demoEcho', 'proxy', 'sync'] as const;
+const TOP_FIELDS = ['apiVersion', 'kind', 'socketRoot', 'sockets', 'admin', 'meshlets', 'limits', 'timeouts', 'demoEcho', 'proxy', 'gossip', 'sync'] as const;
 
 function fileMode(v: unknown, at: FieldPath, fallback: number): number {
   if (v === undefined) return fallback;
@@ -110,6 +113,7 @@ export function parseAgentConfig(doc: unknown, source: string, baseDir: string):
   const inline = list(m.inline, mAt.key('inline')).map((doc, i) => parseMeshlet(doc, mAt.key('inline').index(i), { idleTimeoutNs: timeouts.idleNs }));
 
   const demoEcho = list(top.demoEcho, at.key('demoEcho')).map((v, i) => string(v, at.key('demoEcho').index(i)));
+  const gossip = parseGossipConfig(top.gossip, at.key('gossip'), baseDir);
   const sync = parseSyncConfig(top.sync, at.key('sync'), baseDir);
 
   return {
@@ -138,6 +142,7 @@ export function parseAgentConfig(doc: unknown, source: string, baseDir: string):
     timeouts,
     demoEcho,
     proxy: parseProxyConfig(top.proxy, at.key('proxy'), baseDir),
+    ...(gossip ? { gossip } : {}),
     ...(sync ? { sync } : {}),
     raw: doc ?? {},
   };

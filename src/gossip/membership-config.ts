@@ -1,5 +1,7 @@
-// Membership timing and limits. Defaults follow memberlist's LAN profile;
-// docs/gossip-membership.md explains each one.
+// Membership timing and limits. weft's defaults start from memberlist's LAN
+// profile and are tuned for quick detection within a byte budget (see
+// WEFT_DEFAULTS below); docs/gossip-membership.md explains each one and
+// docs/gossip.md the measurements behind the choice.
 
 export interface MembershipConfig {
   /** Human name (host name); may repeat across restarts. */
@@ -11,6 +13,13 @@ export interface MembershipConfig {
 
   /** Time between failure-detection probes (scaled by the local health multiplier). */
   probeIntervalMs: number;
+  /**
+   * Whom to probe next: 'aligned' (weft's default) — slots of one probe
+   * interval on the shared clock, each member probed by exactly one other per
+   * slot (see Membership.alignedTarget); 'random' — SWIM's randomized
+   * round-robin, each member's own shuffled order (memberlist's behaviour).
+   */
+  probeOrder: 'aligned' | 'random';
   /** Time to wait for a direct ack before probing indirectly (scaled by the local health multiplier). */
   probeTimeoutMs: number;
   /** Members asked to probe indirectly (ping-req) when the direct probe fails. */
@@ -19,6 +28,12 @@ export interface MembershipConfig {
   suspicionMult: number;
   /** Suspicion timeout ceiling = suspicionMaxTimeoutMult × floor. */
   suspicionMaxTimeoutMult: number;
+  /**
+   * Lower bound of the suspicion floor in ms, whatever N and the probe
+   * interval: the longest stall (GC pause, SIGSTOP, VM migration) a member
+   * rides out with a refutation instead of being declared dead. 0 = none.
+   */
+  suspicionMinTimeoutMs: number;
   /** Each update is piggybacked retransmitMult × ceil(log10(N + 1)) times. */
   retransmitMult: number;
   /** Time between gossip rounds (piggybacked updates to gossipNodes random members). */
@@ -62,17 +77,38 @@ export interface MembershipConfig {
 
 export type MembershipOptions = Partial<MembershipConfig> & { name: string };
 
-export const LAN_DEFAULTS: Omit<MembershipConfig, 'name' | 'id' | 'meta'> = {
-  probeIntervalMs: 1000,
-  probeTimeoutMs: 500,
+/**
+ * weft's defaults, tuned against the targets of issue 5 (docs/gossip.md has the
+ * measurements). Versus memberlist's LAN profile (MEMBERLIST_LAN):
+ * - the 'aligned' probe schedule (each member probed by exactly one other per
+ *   interval) instead of independent random round-robins, and gossip rounds
+ *   every 100 ms instead of 200 ms: a failed member is *suspected* by all
+ *   within about 2 probe intervals plus a few gossip rounds (≈ 1.5–2 s), not
+ *   after an exponentially distributed wait;
+ * - probes every 800 ms (timeout 400 ms) instead of 1 s;
+ * - a suspicion floor of at least 6 s (and 5 × log10 N × probe interval), so
+ *   a member stalled for 5 s refutes before anyone declares it dead;
+ * - full-state push-pull every 120 s (scaled up above 32 members: 240 s at 50,
+ *   360 s at 100) instead of 30 s. That pays for the probing within 300 B/s
+ *   per member: every datagram carries 50 bytes of sealing, and a push-pull
+ *   carries the whole member table and catalog (≈ 180 bytes per agent with one
+ *   service), so at 30 s push-pull alone would exceed the budget at 100
+ *   members. Updates spread by piggybacked gossip in well under a second
+ *   either way; push-pull is the backstop (and the join).
+ */
+export const WEFT_DEFAULTS: Omit<MembershipConfig, 'name' | 'id' | 'meta'> = {
+  probeOrder: 'aligned',
+  probeIntervalMs: 800,
+  probeTimeoutMs: 400,
   indirectChecks: 3,
-  suspicionMult: 4,
+  suspicionMult: 5,
   suspicionMaxTimeoutMult: 6,
+  suspicionMinTimeoutMs: 6000,
   retransmitMult: 4,
-  gossipIntervalMs: 200,
+  gossipIntervalMs: 100,
   gossipNodes: 3,
   gossipToTheDeadMs: 30_000,
-  pushPullIntervalMs: 30_000,
+  pushPullIntervalMs: 120_000,
   postJoinSyncs: 3,
   postJoinSyncMs: 1000,
   requestTimeoutMs: 10_000,
@@ -88,6 +124,21 @@ export const LAN_DEFAULTS: Omit<MembershipConfig, 'name' | 'id' | 'meta'> = {
   leaveTimeoutMs: 5_000,
 };
 
+/** The defaults under their historical name (the `lan` profile is weft's defaults). */
+export const LAN_DEFAULTS = WEFT_DEFAULTS;
+
+/** hashicorp/memberlist's DefaultLANConfig timings, for comparison runs in the simulator. */
+export const MEMBERLIST_LAN: Partial<MembershipConfig> = {
+  probeOrder: 'random',
+  probeIntervalMs: 1000,
+  probeTimeoutMs: 500,
+  suspicionMult: 4,
+  suspicionMaxTimeoutMult: 6,
+  suspicionMinTimeoutMs: 0,
+  gossipIntervalMs: 200,
+  pushPullIntervalMs: 30_000,
+};
+
 /**
  * A preset for quick failure detection (measured in the simulator: a killed
  * member is dropped by all of 50–100 members in about 2.2 s, with no false
@@ -100,6 +151,7 @@ export const FAST_DETECTION: Partial<MembershipConfig> = {
   probeTimeoutMs: 200,
   suspicionMult: 2,
   suspicionMaxTimeoutMult: 3,
+  suspicionMinTimeoutMs: 0,
   gossipIntervalMs: 100,
 };
 

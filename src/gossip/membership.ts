@@ -13,7 +13,8 @@ import {
   decodeRequestHeader,
   encodeMessage,
   encodePacket,
-  encodePushPullRequest,
+  encodePushPullEntries,
+  encodePushPullEntry,
   entryState,
   readPushPullEntry,
   splitPushPull,
@@ -38,6 +39,7 @@ import { resolveConfig, pushPullScale, retransmitLimit, type MembershipConfig, t
 import { Awareness } from './swim-awareness.js';
 import { BroadcastQueue } from './swim-broadcasts.js';
 import { Suspicion, suspicionMinTimeout } from './swim-suspicion.js';
+import { MemberRegistry, type MemberRecord } from './membership-registry.js';
 import type { Address, Clock, GossipDelegate, Member, MemberState, MembershipEvent, Random, TimerHandle, Transport } from './types.js';
 import { WeftError } from '../errors.js';
 
@@ -46,6 +48,12 @@ export interface MembershipDeps {
   clock: Clock;
   random: Random;
   delegate?: GossipDelegate;
+  /**
+   * Shared by every Membership of a process (the simulator passes one to all
+   * of its members, so alive records are shared between views); default: one
+   * of its own.
+   */
+  registry?: MemberRegistry;
 }
 
 export type MembershipListener = (event: MembershipEvent) => void;
@@ -64,30 +72,14 @@ export interface MembershipStats {
   pushPulls: number;
 }
 
-interface MemberRecord {
-  readonly id: string;
-  /** The id's two 32-bit words: gossip about this member is recognised without building id strings. */
-  readonly high: number;
-  readonly low: number;
-  name: string;
-  address: Address;
-  incarnation: number;
-  state: MemberState;
-  meta: Uint8Array;
-  /** Clock time of the last state change. */
-  changedAt: number;
-  suspicion: Suspicion | undefined;
-  /** Cached public view, rebuilt after a change. */
-  view: Member | undefined;
-  inRing: boolean;
-}
-
 interface AckWaiter {
   onAck(): void;
   onNack(): void;
 }
 
 const EMPTY = new Uint8Array(0);
+/** A ping-req helper nacks after this fraction of the probe timeout (Lifeguard's 80%). */
+const NACK_TIMEOUT_FRACTION = 0.8;
 
 function isUp(s: MemberState): boolean {
   return s === 'alive' || s === 'suspect';
@@ -116,12 +108,12 @@ export class Membership {
   private readonly queue: BroadcastQueue;
   private readonly listeners: MembershipListener[] = [];
 
-  private readonly records = new Map<string, MemberRecord>();
-  /** The same records by (high word >>> 2), a small-integer key; both words are compared on lookup. */
-  private readonly byKey = new Map<number, MemberRecord>();
+  private readonly registry: MemberRegistry;
+  /** This view's records by registry index (undefined: not known here). */
+  private readonly slots: (MemberRecord | undefined)[] = [];
   private readonly self: MemberRecord;
-  /** Members other than self, in probe order (shuffled at each wrap). */
-  private ring: MemberRecord[] = [];
+  /** Registry indexes of members other than self, in probe order (shuffled at each wrap). */
+  private ring: number[] = [];
   private probeIndex = 0;
   /** Members in state dead or left, for the reaper and the dead-retry. */
   private readonly down = new Set<MemberRecord>();
@@ -146,12 +138,16 @@ export class Membership {
     this.delegate = deps.delegate;
     this.awareness = new Awareness(this.config.awarenessMaxMultiplier);
     this.queue = new BroadcastQueue(this.config.maxQueuedBroadcasts);
+    this.registry = deps.registry ?? new MemberRegistry();
     this.id = this.config.id ?? this.randomId();
     if (!isValidId(this.id)) throw new RangeError('membership id must be 16 lowercase hex characters');
+    const high = idHighWord(this.id);
+    const low = idLowWord(this.id);
     this.self = {
+      index: -1,
       id: this.id,
-      high: idHighWord(this.id),
-      low: idLowWord(this.id),
+      high,
+      low,
       name: this.config.name,
       address: this.transport.localAddress,
       incarnation: 0,
@@ -159,12 +155,12 @@ export class Membership {
       meta: this.config.meta ?? EMPTY,
       changedAt: this.clock.now(),
       suspicion: undefined,
-      view: undefined,
-      inRing: false,
+      shared: false,
     };
     // Encodes once here so a bad name, address or metadata fails at construction.
     encodeMessage(this.aliveOf(this.self));
-    this.records.set(this.id, this.self);
+    this.self = { ...this.self, index: this.registry.acquire(this.id, high, low) };
+    this.setSlot(this.self.index, this.self);
     this.transport.onPacket((from, data) => this.handlePacket(from, data));
     this.transport.onRequest((from, data) => this.handleRequest(from, data));
   }
@@ -180,7 +176,17 @@ export class Membership {
     // Random phases so members started together do not tick in lockstep.
     this.every(() => this.awareness.scale(c.probeIntervalMs), () => this.probeTick(), this.random.float() * c.probeIntervalMs);
     this.every(() => c.gossipIntervalMs, () => this.gossipTick(), this.random.float() * c.gossipIntervalMs);
-    this.every(() => pushPullScale(c.pushPullIntervalMs, this.upCount), () => this.pushPullTick(), this.random.float() * c.pushPullIntervalMs);
+    // Periodic push-pull starts once the post-join syncs are over, with a random
+    // phase over the period scaled to the cluster size known by then: started
+    // at once with an unscaled phase, every member of a new large cluster ran
+    // its first one within pushPullIntervalMs — N exchanges where the scaled
+    // period expects N / (scale), a burst of full-state traffic after a join storm.
+    let syncsEnd = 0;
+    for (let i = 0, d = c.postJoinSyncMs; i < c.postJoinSyncs; i++, d *= 2) syncsEnd += d;
+    this.after(syncsEnd, () => {
+      const period = () => pushPullScale(c.pushPullIntervalMs, this.upCount);
+      this.every(period, () => this.pushPullTick(), this.random.float() * period());
+    });
     this.every(() => c.deadRetryIntervalMs, () => this.deadRetryTick(), this.random.float() * c.deadRetryIntervalMs);
     this.every(() => c.probeIntervalMs, () => this.reapTick(), c.probeIntervalMs);
   }
@@ -243,7 +249,7 @@ export class Membership {
     this.stopped = true;
     for (const t of this.timers) this.clock.clearTimeout(t);
     this.timers.clear();
-    for (const r of this.records.values()) r.suspicion?.cancel();
+    for (const r of this.slots) r?.suspicion?.cancel();
     this.acks.clear();
     this.queue.clear();
   }
@@ -270,17 +276,19 @@ export class Membership {
   /** Members alive or suspect, self included. */
   members(): Member[] {
     const out: Member[] = [];
-    for (const r of this.records.values()) if (isUp(r.state)) out.push(this.viewOf(r));
+    for (const r of this.slots) if (r && isUp(r.state)) out.push(this.viewOf(r));
     return out;
   }
 
   /** Every known member, including dead and left ones not yet reaped. */
   allMembers(): Member[] {
-    return [...this.records.values()].map((r) => this.viewOf(r));
+    const out: Member[] = [];
+    for (const r of this.slots) if (r) out.push(this.viewOf(r));
+    return out;
   }
 
   member(id: string): Member | undefined {
-    const r = this.records.get(id);
+    const r = this.get(id);
     return r ? this.viewOf(r) : undefined;
   }
 
@@ -300,13 +308,12 @@ export class Membership {
     const s = this.self;
     s.meta = meta.slice();
     s.incarnation++;
-    touch(s);
     this.queue.push(this.id, encodeMessage(this.aliveOf(s)));
   }
 
   /** Sends a user message to one member as a best-effort datagram; false if the member is unknown or it does not fit. */
   sendUserMessage(id: string, data: Uint8Array): boolean {
-    const r = this.records.get(id);
+    const r = this.get(id);
     if (!r || r === this.self || this.stopped) return false;
     const msg = encodeMessage({ type: MessageType.User, data });
     if (PACKET_HEADER_BYTES + MESSAGE_FRAME_OVERHEAD + msg.length > this.config.maxPacketBytes) return false;
@@ -316,7 +323,7 @@ export class Membership {
 
   /** Sends a user message over the reliable channel; resolves when the member has handled it. */
   async sendUserMessageReliable(id: string, data: Uint8Array): Promise<void> {
-    const r = this.records.get(id);
+    const r = this.get(id);
     if (!r || r === this.self) throw new RangeError(`unknown member ${id}`);
     const reply = await this.transport.request(r.address, encodeRequest(this.id, encodeMessage({ type: MessageType.User, data })), this.config.requestTimeoutMs);
     const h = decodeRequestHeader(reply);
@@ -357,6 +364,11 @@ export class Membership {
 
   private probeTick(): void {
     if (this.leaving) return;
+    if (this.config.probeOrder === 'aligned') {
+      const target = this.alignedTarget();
+      if (target) this.probe(target);
+      return;
+    }
     const n = this.ring.length;
     for (let checked = 0; checked <= n; checked++) {
       if (this.probeIndex >= this.ring.length) {
@@ -364,16 +376,44 @@ export class Membership {
         this.probeIndex = 0;
         if (this.ring.length === 0) return;
       }
-      const r = this.ring[this.probeIndex++];
-      if (isUp(r.state)) {
+      const r = this.slots[this.ring[this.probeIndex++]!];
+      if (r && isUp(r.state)) {
         this.probe(r);
         return;
       }
     }
   }
 
+  /**
+   * The 'aligned' schedule: time is cut into slots of one probe interval on
+   * the shared clock, and in slot s every member probes the member
+   * 1 + (s mod (g − 1)) places after itself in id order (g ids known, the ones
+   * not up skipped). With agreeing views each member is probed exactly once
+   * per slot (by a different member each time), so a failed member is first
+   * probed within one interval instead of after an exponentially distributed
+   * wait (random round-robin: the mean is one interval but one time in twenty
+   * it is three), and every member still probes every other once per g − 1
+   * slots. Views that disagree for a moment only shift a few pairs.
+   */
+  private alignedTarget(): MemberRecord | undefined {
+    if (this.upCount < 2) return undefined;
+    // The registry's id-ordered list holds every id this process knows (in the
+    // simulator, every member's): ids not up here are skipped, so the next one
+    // takes their turn.
+    const list = this.registry.inIdOrder;
+    const g = list.length;
+    const slot = Math.floor(this.clock.now() / this.config.probeIntervalMs);
+    const me = this.registry.sortedPosition(this.self.high, this.self.low);
+    const start = me + 1 + (slot % (g - 1));
+    for (let k = 0; k < g; k++) {
+      const r = this.slots[list[(start + k) % g]!];
+      if (r !== undefined && r !== this.self && isUp(r.state)) return r;
+    }
+    return undefined;
+  }
+
   private shuffleRing(): void {
-    if (this.ring.some((r) => !r.inRing)) this.ring = this.ring.filter((r) => r.inRing);
+    if (this.ring.some((i) => this.slots[i] === undefined)) this.ring = this.ring.filter((i) => this.slots[i] !== undefined);
     const a = this.ring;
     for (let i = a.length - 1; i > 0; i--) {
       const j = this.random.int(i + 1);
@@ -458,8 +498,8 @@ export class Membership {
       if (helpers > 0) this.awareness.apply(helpers - Math.min(helperAnswers, helpers));
       else if (!acked) this.awareness.apply(1);
       if (acked) return;
-      const r = this.records.get(target.id);
-      if (r && r.incarnation === incarnation && isUp(r.state)) {
+      const r = this.slots[target.index];
+      if (r && r.id === target.id && r.incarnation === incarnation && isUp(r.state)) {
         this.suspectNode({ type: MessageType.Suspect, id: r.id, incarnation: r.incarnation, from: this.id });
       }
     });
@@ -471,8 +511,8 @@ export class Membership {
     const n = this.ring.length;
     if (n === 0 || k <= 0) return out;
     for (let tries = 0; tries < 3 * n && out.length < k; tries++) {
-      const r = this.ring[this.random.int(n)];
-      if (!r.inRing || !filter(r) || out.includes(r)) continue;
+      const r = this.slots[this.ring[this.random.int(n)]!];
+      if (!r || !filter(r) || out.includes(r)) continue;
       out.push(r);
     }
     return out;
@@ -544,15 +584,8 @@ export class Membership {
       const end = frames[i + 1];
       // Most gossip repeats news we already hold: skip it before decoding strings.
       if (data[o] === MessageType.Alive && end - o > SUBJECT_INCARNATION_OFFSET + 4) {
-        const high = idHighWordAt(data, o + SUBJECT_ID_OFFSET);
-        const r = this.byKey.get(high >>> 2);
-        if (
-          r !== undefined &&
-          r !== this.self &&
-          r.high === high &&
-          r.low === idLowWordAt(data, o + SUBJECT_ID_OFFSET) &&
-          readU32At(data, o + SUBJECT_INCARNATION_OFFSET) <= r.incarnation
-        ) {
+        const r = this.byWords(idHighWordAt(data, o + SUBJECT_ID_OFFSET), idLowWordAt(data, o + SUBJECT_ID_OFFSET));
+        if (r !== undefined && r !== this.self && readU32At(data, o + SUBJECT_INCARNATION_OFFSET) <= r.incarnation) {
           continue;
         }
       }
@@ -598,7 +631,7 @@ export class Membership {
   /** Probes `targetId` for a peer whose direct probe failed; acks back on success, nacks on timeout. */
   private relayProbe(requester: Address, reqSeq: number, targetId: string, targetAddress: Address, wantNack: boolean): void {
     // Prefer the address we know for that member; a request cannot redirect our pings elsewhere for a known member.
-    const known = this.records.get(targetId);
+    const known = this.get(targetId);
     const addr = known ? known.address : targetAddress;
     const seq = this.nextSeq();
     let timer: TimerHandle | undefined;
@@ -610,7 +643,12 @@ export class Membership {
       },
       onNack: () => {},
     });
-    timer = this.after(this.config.probeTimeoutMs, () => {
+    // Lifeguard: nack after 80% of the probe timeout, so the nack reaches the
+    // requester before its own deadline (ping-req sent at the timeout, verdict
+    // at the interval = 2 × timeout by default). At 100% it arrived just late,
+    // and every probe of a dead member then counted the helpers as missing
+    // nacks: the prober's health score rose and it probed less when it mattered.
+    timer = this.after(Math.floor(this.config.probeTimeoutMs * NACK_TIMEOUT_FRACTION), () => {
       this.acks.delete(seq);
       if (wantNack) this.send(requester, [encodeMessage({ type: MessageType.Nack, seq: reqSeq })]);
     });
@@ -633,7 +671,7 @@ export class Membership {
       if (a.incarnation > this.self.incarnation && !this.leaving) this.refute(a.incarnation);
       return;
     }
-    let r = this.records.get(a.id);
+    const r = this.get(a.id);
     if (!r) {
       const tomb = this.tombstones.get(a.id);
       if (tomb && source === 'gossip' && a.incarnation <= tomb.incarnation) return;
@@ -643,61 +681,41 @@ export class Membership {
         return;
       }
       this.tombstones.delete(a.id);
-      r = {
-        id: a.id,
-        high: idHighWord(a.id),
-        low: idLowWord(a.id),
-        name: a.name,
-        address: a.address,
-        incarnation: a.incarnation,
-        state: 'alive',
-        meta: a.meta,
-        changedAt: this.clock.now(),
-        suspicion: undefined,
-        view: undefined,
-          inRing: true,
-      };
-      this.records.set(a.id, r);
-      if (!this.byKey.has(r.high >>> 2)) this.byKey.set(r.high >>> 2, r);
-      this.addToRing(r);
+      const index = this.registry.acquire(a.id, idHighWord(a.id), idLowWord(a.id));
+      const fresh = this.registry.aliveRecord(index, a);
+      this.setSlot(index, fresh);
+      this.addToRing(index);
       this.upCount++;
-      if (source !== 'peer-table') this.queue.push(a.id, encodeMessage(a));
-      this.emit('join', r);
+      if (source !== 'peer-table') this.queue.push(fresh.id, this.aliveBytes(fresh));
+      this.emit('join', fresh);
       return;
     }
     if (a.incarnation <= r.incarnation) return;
     const was = r.state;
     const metaChanged = !sameBytes(r.meta, a.meta) || r.name !== a.name || r.address !== a.address;
-    r.incarnation = a.incarnation;
-    r.name = a.name;
-    r.address = a.address;
-    r.meta = a.meta;
-    r.state = 'alive';
-    touch(r);
     r.suspicion?.cancel();
-    r.suspicion = undefined;
-    if (was !== 'alive') r.changedAt = this.clock.now();
-    if (!isUp(was)) {
-      this.upCount++;
-      this.down.delete(r);
-    }
-    this.queue.push(a.id, encodeMessage(a));
-    if (!isUp(was)) this.emit('join', r);
-    else if (was === 'suspect') this.emit('alive', r);
-    else if (metaChanged) this.emit('update', r);
+    if (!isUp(was)) this.down.delete(r);
+    // Alive again or newer: the shared record for these facts replaces ours (a suspect or dead one was our own copy).
+    const next = this.registry.aliveRecord(r.index, a);
+    this.slots[r.index] = next;
+    if (!isUp(was)) this.upCount++;
+    this.queue.push(next.id, this.aliveBytes(next));
+    if (!isUp(was)) this.emit('join', next);
+    else if (was === 'suspect') this.emit('alive', next);
+    else if (metaChanged) this.emit('update', next);
   }
 
   private suspectNode(s: SuspectMessage): void {
     if (this.stopped) return;
-    const r = this.records.get(s.id);
-    if (!r || s.incarnation < r.incarnation) return;
-    if (r.state === 'suspect' && r.suspicion) {
+    const known = this.get(s.id);
+    if (!known || s.incarnation < known.incarnation) return;
+    if (known.state === 'suspect' && known.suspicion) {
       // Independent confirmations shorten the timeout; pass new ones on.
-      if (r.suspicion.confirm(s.from)) this.queue.push(s.id, encodeMessage(s));
+      if (known.suspicion.confirm(s.from)) this.queue.push(s.id, encodeMessage(s));
       return;
     }
-    if (!isUp(r.state)) return;
-    if (r === this.self) {
+    if (!isUp(known.state)) return;
+    if (known === this.self) {
       if (!this.leaving) {
         this.refute(s.incarnation);
         this.awareness.apply(1);
@@ -705,19 +723,19 @@ export class Membership {
       return;
     }
     this.queue.push(s.id, encodeMessage(s));
+    const r = this.own(known);
     r.incarnation = s.incarnation;
     r.state = 'suspect';
     r.changedAt = this.clock.now();
-    touch(r);
     const c = this.config;
     const n = this.upCount;
     let k = c.suspicionMult - 2;
     if (n - 2 < k) k = 0;
-    const min = suspicionMinTimeout(c.suspicionMult, n, c.probeIntervalMs);
+    const min = suspicionMinTimeout(c.suspicionMult, n, c.probeIntervalMs, c.suspicionMinTimeoutMs);
     const max = c.suspicionMaxTimeoutMult * min;
     const inc = r.incarnation;
     r.suspicion = new Suspicion(this.clock, s.from, k, min, max, () => {
-      if (this.stopped || r.state !== 'suspect' || r.incarnation !== inc) return;
+      if (this.stopped || this.slots[r.index] !== r || r.state !== 'suspect' || r.incarnation !== inc) return;
       this.deadNode({ type: MessageType.Dead, id: r.id, incarnation: inc, from: this.id });
     });
     this.emit('suspect', r);
@@ -725,20 +743,20 @@ export class Membership {
 
   private deadNode(d: DeadMessage): void {
     if (this.stopped) return;
-    const r = this.records.get(d.id);
-    if (!r || d.incarnation < r.incarnation || !isUp(r.state)) return;
-    if (r === this.self && !this.leaving) {
+    const known = this.get(d.id);
+    if (!known || d.incarnation < known.incarnation || !isUp(known.state)) return;
+    if (known === this.self && !this.leaving) {
       this.refute(d.incarnation);
       this.awareness.apply(1);
       return;
     }
     this.queue.push(d.id, encodeMessage(d));
+    const r = this.own(known);
     r.incarnation = d.incarnation;
     r.suspicion?.cancel();
     r.suspicion = undefined;
     r.state = d.from === d.id ? 'left' : 'dead';
     r.changedAt = this.clock.now();
-    touch(r);
     this.upCount--;
     if (r !== this.self) this.down.add(r);
     this.emit(r.state === 'left' ? 'leave' : 'fail', r);
@@ -749,17 +767,16 @@ export class Membership {
     this.stats.refutes++;
     const s = this.self;
     s.incarnation = Math.max(s.incarnation, incarnation) + 1;
-    touch(s);
     this.queue.push(this.id, encodeMessage(this.aliveOf(s)));
   }
 
-  private addToRing(r: MemberRecord): void {
+  private addToRing(index: number): void {
     // At a random position not yet probed this round, so newcomers are not probed in join order.
-    this.ring.push(r);
+    this.ring.push(index);
     const from = Math.min(this.probeIndex, this.ring.length - 1);
     const j = from + this.random.int(this.ring.length - from);
-    const t = this.ring[j];
-    this.ring[j] = r;
+    const t = this.ring[j]!;
+    this.ring[j] = index;
     this.ring[this.ring.length - 1] = t;
   }
 
@@ -771,16 +788,16 @@ export class Membership {
       const age = now - r.changedAt;
       if (age < (r.state === 'left' ? c.leftReapMs : c.deadReapMs)) continue;
       this.down.delete(r);
-      this.records.delete(r.id);
-      if (this.byKey.get(r.high >>> 2) === r) this.byKey.delete(r.high >>> 2);
-      r.inRing = false;
+      this.slots[r.index] = undefined;
+      this.registry.release(r.index);
       reaped = true;
       this.tombstones.set(r.id, { incarnation: r.incarnation, until: now + c.tombstoneMs });
       this.emit('reap', r);
     }
     if (reaped) {
-      const before = this.ring.slice(0, this.probeIndex).filter((r) => r.inRing).length;
-      this.ring = this.ring.filter((r) => r.inRing);
+      // Before any other id can take a released index here.
+      const before = this.ring.slice(0, this.probeIndex).filter((i) => this.slots[i] !== undefined).length;
+      this.ring = this.ring.filter((i) => this.slots[i] !== undefined);
       this.probeIndex = before;
     }
     for (const [id, t] of this.tombstones) if (t.until <= now) this.tombstones.delete(id);
@@ -799,7 +816,7 @@ export class Membership {
     if (this.leaving) return;
     const candidates: Address[] = [];
     const upAddresses = new Set<Address>();
-    for (const r of this.records.values()) if (isUp(r.state)) upAddresses.add(r.address);
+    for (const r of this.slots) if (r && isUp(r.state)) upAddresses.add(r.address);
     for (const r of this.down) if (r.state === 'dead' && !upAddresses.has(r.address)) candidates.push(r.address);
     for (const a of this.joinAddresses) if (!upAddresses.has(a)) candidates.push(a);
     if (candidates.length === 0) return;
@@ -808,7 +825,10 @@ export class Membership {
 
   private encodeLocalState(join: boolean): Uint8Array {
     const userState = this.delegate ? this.delegate.localState(join) : EMPTY;
-    return encodePushPullRequest(this.id, join, this.records.values(), userState);
+    // Shared records' entries are encoded once for every view (the simulator's join storms send N² of them).
+    const entries: Uint8Array[] = [];
+    for (const r of this.slots) if (r) entries.push(r.shared ? (r.encodedEntry ??= encodePushPullEntry(r)) : encodePushPullEntry(r));
+    return encodeRequest(this.id, encodePushPullEntries(join, entries, userState));
   }
 
   private async pushPull(address: Address, join: boolean): Promise<void> {
@@ -829,14 +849,11 @@ export class Membership {
       if (this.stopped) return;
       const state = entryState(body, o);
       const incarnation = readU32At(body, o + ENTRY_INCARNATION_OFFSET);
-      const high = idHighWordAt(body, o);
-      let r = this.byKey.get(high >>> 2);
-      if (r !== undefined && (r.high !== high || r.low !== idLowWordAt(body, o))) r = undefined;
+      let r = this.byWords(idHighWordAt(body, o), idLowWordAt(body, o));
       if (r === undefined && state !== 'alive') {
         // Suspicion or death of a member we do not know (or whose key collides) changes nothing here.
-        const id = readPushPullEntry(body, o).id;
-        if (!this.records.has(id)) continue;
-        r = this.records.get(id);
+        r = this.get(readPushPullEntry(body, o).id);
+        if (r === undefined) continue;
       }
       if (r !== undefined && r !== this.self && (incarnation < r.incarnation || (incarnation === r.incarnation && state === 'alive'))) continue;
       const id = r !== undefined ? r.id : undefined;
@@ -895,15 +912,45 @@ export class Membership {
 
   // ------------------------------------------------------------------ helpers
 
+  /** The encoded alive message for a record; a shared record's is encoded once for every view. */
+  private aliveBytes(r: MemberRecord): Uint8Array {
+    if (!r.shared) return encodeMessage(this.aliveOf(r));
+    return (r.encodedAlive ??= encodeMessage(this.aliveOf(r)));
+  }
+
   private aliveOf(r: MemberRecord): AliveMessage {
     return { type: MessageType.Alive, id: r.id, incarnation: r.incarnation, name: r.name, address: r.address, meta: r.meta };
   }
 
+  /** A frozen snapshot (not cached: a record may be shared by thousands of views in the simulator). */
   private viewOf(r: MemberRecord): Member {
-    if (!r.view) {
-      r.view = Object.freeze({ id: r.id, name: r.name, address: r.address, incarnation: r.incarnation, state: r.state, meta: r.meta });
-    }
-    return r.view;
+    return Object.freeze({ id: r.id, name: r.name, address: r.address, incarnation: r.incarnation, state: r.state, meta: r.meta });
+  }
+
+  // ------------------------------------------------------------------ records
+
+  private get(id: string): MemberRecord | undefined {
+    const i = this.registry.lookup(id);
+    return i < 0 ? undefined : this.slots[i];
+  }
+
+  private byWords(high: number, low: number): MemberRecord | undefined {
+    const i = this.registry.lookupWords(high, low);
+    return i < 0 ? undefined : this.slots[i];
+  }
+
+  private setSlot(index: number, r: MemberRecord): void {
+    // Filled, never sparse: V8 keeps a dense array.
+    while (this.slots.length <= index) this.slots.push(undefined);
+    this.slots[index] = r;
+  }
+
+  /** The record itself if it is ours to change, else our own copy of it in its place. */
+  private own(r: MemberRecord): MemberRecord {
+    if (!r.shared) return r;
+    const copy = MemberRegistry.privateCopy(r);
+    this.slots[r.index] = copy;
+    return copy;
   }
 
   private emit(type: MembershipEvent['type'], r: MemberRecord): void {
@@ -917,11 +964,6 @@ export class Membership {
     for (let i = 0; i < 4; i++) s += this.random.int(0x10000).toString(16).padStart(4, '0');
     return s;
   }
-}
-
-/** Drops a record's cached view after a change. */
-function touch(r: MemberRecord): void {
-  r.view = undefined;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -61,8 +61,8 @@ export class Suspicion {
   }
 }
 
-/** memberlist's suspicion timeout floor: mult × max(1, log10(n)) × probe interval. */
-export function suspicionMinTimeout(suspicionMult: number, n: number, probeIntervalMs: number): number {
+/** memberlist's suspicion timeout floor, mult × max(1, log10(n)) × probe interval, and at least `floorMs`. */
+export function suspicionMinTimeout(suspicionMult: number, n: number, probeIntervalMs: number, floorMs = 0): number {
   const nodeScale = Math.max(1, Math.log10(Math.max(1, n)));
-  return Math.floor(suspicionMult * nodeScale * probeIntervalMs);
+  return Math.max(floorMs, Math.floor(suspicionMult * nodeScale * probeIntervalMs));
 }

@@ -1,14 +1,15 @@
 // `weft sim`: runs one simulator scenario and prints its report.
 //   weft sim --members 1000 --seed 42 --loss 0.1 --duration 1h --scenario converge|partition|pause|kill [--json]
 
-import { FAST_DETECTION } from '../gossip/membership-config.js';
+import { FAST_DETECTION, MEMBERLIST_LAN } from '../gossip/membership-config.js';
 import { runScenario, type ScenarioName, type ScenarioOptions } from './scenario.js';
 
 const SCENARIOS: readonly ScenarioName[] = ['converge', 'partition', 'pause', 'kill'];
 
 const USAGE = `usage: weft sim [--scenario converge|partition|pause|kill] [--members N] [--seed S]
                 [--loss 0..1] [--latency MS] [--jitter MS] [--duration 1h|90s|500ms]
-                [--join-window DUR] [--partition DUR] [--pause DUR] [--profile lan|fast] [--json]`;
+                [--join-window DUR] [--partition DUR] [--pause DUR] [--profile lan|fast|memberlist]
+                [--overhead BYTES] [--timeout DUR] [--json]`;
 
 /** Go-style durations: 1h30m, 90s, 250ms, or a plain number of milliseconds. */
 export function parseDuration(s: string): number | undefined {
@@ -30,6 +31,7 @@ export function parseDuration(s: string): number | undefined {
 export interface SimCliArgs {
   options: ScenarioOptions;
   json: boolean;
+  profile: string;
 }
 
 /** Parses the flags; a string is an error message. */
@@ -38,6 +40,7 @@ export function parseSimArgs(argv: string[]): SimCliArgs | string {
   let json = false;
   let latency = 1;
   let jitter = 1;
+  let profile = 'lan';
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     if (flag === '--json') {
@@ -51,13 +54,18 @@ export function parseSimArgs(argv: string[]): SimCliArgs | string {
     const dur = parseDuration(v);
     switch (flag) {
       case '--profile':
-        if (v !== 'lan' && v !== 'fast') return `unknown profile ${v}\n${USAGE}`;
-        o.membership = v === 'fast' ? { ...FAST_DETECTION } : undefined;
+        if (v !== 'lan' && v !== 'fast' && v !== 'memberlist') return `unknown profile ${v}\n${USAGE}`;
+        o.membership = v === 'fast' ? { ...FAST_DETECTION } : v === 'memberlist' ? { ...MEMBERLIST_LAN } : undefined;
         if (!o.membership) delete o.membership;
+        profile = v;
         break;
       case '--scenario':
         if (!SCENARIOS.includes(v as ScenarioName)) return `unknown scenario ${v}\n${USAGE}`;
         o.scenario = v as ScenarioName;
+        break;
+      case '--overhead':
+        if (!Number.isInteger(num) || num < 0) return '--overhead must be an integer >= 0 (bytes per message; 50 = sealed)';
+        o.messageOverheadBytes = num;
         break;
       case '--members':
         if (!Number.isInteger(num) || num < 2) return '--members must be an integer >= 2';
@@ -77,6 +85,10 @@ export function parseSimArgs(argv: string[]): SimCliArgs | string {
         if (flag === '--latency') latency = num;
         else jitter = num;
         break;
+      case '--timeout':
+        if (dur === undefined || dur <= 0) return `${flag}: bad duration ${v}`;
+        o.convergeTimeoutMs = dur;
+        break;
       case '--duration':
       case '--join-window':
       case '--partition':
@@ -92,7 +104,7 @@ export function parseSimArgs(argv: string[]): SimCliArgs | string {
     }
   }
   o.latency = { baseMs: latency, jitterMs: jitter };
-  return { options: o, json };
+  return { options: o, json, profile };
 }
 
 function ms(x: number | null): string {
@@ -110,23 +122,24 @@ export async function runSimCommand(argv: string[]): Promise<number> {
   const r = await runScenario(parsed.options);
   const wallMs = performance.now() - t0;
   if (parsed.json) {
-    console.log(JSON.stringify({ report: r, wallMs: Math.round(wallMs) }, null, 2));
+    const maxRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
+    console.log(JSON.stringify({ report: r, wallMs: Math.round(wallMs), maxRssMiB }, null, 2));
     return 0;
   }
   const lines = [
-    `scenario        ${r.scenario}  members ${r.members}  seed ${r.seed}  loss ${r.loss}  profile ${parsed.options.membership ? 'fast' : 'lan'}`,
+    `scenario        ${r.scenario}  members ${r.members}  seed ${r.seed}  loss ${r.loss}  profile ${parsed.profile}`,
     `converged       ${ms(r.convergedMs)}`,
   ];
-  if (r.detection) lines.push(`detected        first ${ms(r.detection.firstMs)}, all ${ms(r.detection.allMs)}`);
+  if (r.detection) lines.push(`detected        suspected by all ${ms(r.detection.suspectedByAllMs)}; dead: first ${ms(r.detection.firstMs)}, all ${ms(r.detection.allMs)}`);
   if (r.scenario === 'partition') lines.push(`healed, all see all after ${ms(r.healConvergedMs)}`);
   if (r.pause) {
-    lines.push(`paused member   suspected by ${r.pause.suspectedBy}, declared dead by ${r.pause.declaredDeadBy}, alive to all at end: ${r.pause.seenAliveByAllAtEnd}`);
+    lines.push(`paused member   suspected by ${r.pause.suspectedBy} (by all after ${ms(r.pause.suspectedByAllMs)}), declared dead by ${r.pause.declaredDeadBy}, alive to all at end: ${r.pause.seenAliveByAllAtEnd}`);
   }
   lines.push(
     `false positives ${r.falsePositives}`,
     `bytes/member    mean ${r.bytesPerMember.mean}, max ${r.bytesPerMember.max}` +
       (r.steadyBytesPerMemberPerSec === null ? '' : `; steady ${r.steadyBytesPerMemberPerSec} B/s`),
-    `virtual time    ${ms(r.virtualMs)}, ${r.events} events, wall ${(wallMs / 1000).toFixed(2)} s`,
+    `virtual time    ${ms(r.virtualMs)}, ${r.events} events, wall ${(wallMs / 1000).toFixed(2)} s, peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`,
     `replay with     weft sim ${argv.join(' ')}`,
   );
   console.log(lines.join('\n'));

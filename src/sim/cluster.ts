@@ -3,6 +3,7 @@
 // the scenario runner reports from (views, verdicts, bytes).
 
 import { Membership } from '../gossip/membership.js';
+import { MemberRegistry } from '../gossip/membership-registry.js';
 import type { MembershipConfig } from '../gossip/membership-config.js';
 import type { Address, MembershipEvent } from '../gossip/types.js';
 import { SimNetwork, type NetworkConfig } from './network.js';
@@ -39,12 +40,16 @@ export class SimCluster {
   readonly scheduler = new Scheduler();
   readonly network: SimNetwork;
   readonly views = new ViewTracker();
+  /** One registry for every member: alive records are shared between views (N² records would not fit at 10,000). */
+  readonly registry = new MemberRegistry();
   readonly processes: SimProcess[] = [];
   readonly falseVerdicts: FalseVerdict[] = [];
   /** subject id → observers that declared it dead while it was paused (or after having been paused). */
   readonly pausedVerdicts = new Map<string, Set<string>>();
   /** subject id → observers that suspected it. */
   readonly suspicions = new Map<string, Set<string>>();
+  /** subject id → observer id → time of its first suspect or fail verdict (watched subjects only). */
+  readonly firstSuspected = new Map<string, Map<string, number>>();
   /** subject id → time of the first 'fail' verdict after it was killed. */
   readonly firstDetection = new Map<string, number>();
   /** subject id → time no live observer saw it any more. */
@@ -77,7 +82,7 @@ export class SimCluster {
     const clock = new ProcessClock(this.scheduler);
     const transport = this.network.attach(address);
     const random = Sfc32.fork(this.options.seed, `member-${index}-${generation}`);
-    const membership = new Membership({ transport, clock, random }, { ...this.options.membership, name: `node-${index}` });
+    const membership = new Membership({ transport, clock, random, registry: this.registry }, { ...this.options.membership, name: `node-${index}` });
     const p: SimProcess = { index, address, generation, membership, clock, alive: true };
     this.processes[index] = p;
     this.byId.set(membership.id, p);
@@ -128,6 +133,23 @@ export class SimCluster {
     this.network.resume(p.address);
   }
 
+  /**
+   * When every process running now (but `subject`) had suspected or failed
+   * `subject`, or undefined if some has not (yet).
+   */
+  suspectedByAllAt(subject: string): number | undefined {
+    const first = this.firstSuspected.get(subject);
+    if (!first) return undefined;
+    let latest = -Infinity;
+    for (const p of this.processes) {
+      if (!p.alive || p.membership.id === subject) continue;
+      const t = first.get(p.membership.id);
+      if (t === undefined) return undefined;
+      if (t > latest) latest = t;
+    }
+    return latest;
+  }
+
   /** Watches suspicion verdicts about this member (kept for every member would cost O(N²) memory). */
   watchSuspicions(id: string): void {
     this.watchSuspects.add(id);
@@ -152,10 +174,15 @@ export class SimCluster {
     const sid = e.member.id;
     const up = e.member.state === 'alive' || e.member.state === 'suspect';
     this.views.observe(oid, sid, up && e.type !== 'reap');
-    if (e.type === 'suspect' && this.watchSuspects.has(sid)) {
-      let s = this.suspicions.get(sid);
-      if (!s) this.suspicions.set(sid, (s = new Set()));
-      s.add(oid);
+    if ((e.type === 'suspect' || e.type === 'fail') && this.watchSuspects.has(sid)) {
+      if (e.type === 'suspect') {
+        let s = this.suspicions.get(sid);
+        if (!s) this.suspicions.set(sid, (s = new Set()));
+        s.add(oid);
+      }
+      let first = this.firstSuspected.get(sid);
+      if (!first) this.firstSuspected.set(sid, (first = new Map()));
+      if (!first.has(oid)) first.set(oid, this.scheduler.now);
     }
     if (e.type !== 'fail') return;
     if (this.killedAt.has(sid)) {

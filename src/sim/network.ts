@@ -17,6 +17,12 @@ export interface NetworkConfig {
   latency: { baseMs: number; jitterMs: number };
   /** Datagrams kept for a paused process (its socket buffer); more are dropped. */
   pausedQueueLimit: number;
+  /**
+   * Bytes added to every datagram, request and response in the byte counts
+   * (not to the payloads): weft seals each with 50 bytes (SEAL_OVERHEAD), so
+   * set 50 to count what a real agent sends. Default 0: the protocol's bytes.
+   */
+  messageOverheadBytes?: number;
 }
 
 export const DEFAULT_NETWORK: NetworkConfig = { loss: 0, latency: { baseMs: 1, jitterMs: 1 }, pausedQueueLimit: 256 };
@@ -145,7 +151,7 @@ export class SimNetwork {
     if (src.closed) return;
     const s = this.stats.get(src.address)!;
     s.packetsSent++;
-    s.bytesSent += data.length;
+    s.bytesSent += data.length + (this.config.messageOverheadBytes ?? 0);
     if (!this.reachable(src.address, to) || this.lost(src.address, to)) return;
     this.scheduler.schedule(this.latency(), () => {
       const dst = this.endpoints.get(to);
@@ -176,7 +182,7 @@ export class SimNetwork {
       };
       const timer = this.scheduler.schedule(timeoutMs, () => finish(new Error(`request to ${to} timed out`)), true);
       const s = this.stats.get(src.address)!;
-      s.bytesSent += data.length;
+      s.bytesSent += data.length + (this.config.messageOverheadBytes ?? 0);
       // A partition drops the connection attempt: the requester only sees its timeout.
       if (!this.reachable(src.address, to)) return;
       this.scheduler.schedule(this.latency(), () => {
@@ -198,7 +204,7 @@ export class SimNetwork {
           Promise.resolve(answer).then(
             (a) => {
               if (dst.closed) return;
-              this.stats.get(to)!.bytesSent += a.length;
+              this.stats.get(to)!.bytesSent += a.length + (this.config.messageOverheadBytes ?? 0);
               this.scheduler.schedule(this.latency(), () => {
                 if (this.reachable(src.address, to) && !src.closed) finish(undefined, a);
               }, true);

@@ -15,6 +15,8 @@ export interface ScenarioOptions {
   seed: number;
   /** Datagram loss on every link. */
   loss?: number;
+  /** Bytes counted on top of every message (50 = weft's sealing); see NetworkConfig. */
+  messageOverheadBytes?: number;
   latency?: NetworkConfig['latency'];
   /** Members start at random times within this window, each joining through member 0. */
   joinWindowMs?: number;
@@ -37,12 +39,16 @@ export interface SimReport {
   loss: number;
   /** Virtual ms from the first start until every live member saw every live member (null: not within the timeout). */
   convergedMs: number | null;
-  /** kill: ms from the kill to the first 'fail' verdict and until no live member held the victim as up. */
-  detection: { firstMs: number | null; allMs: number | null } | null;
+  /**
+   * kill: ms from the kill to the first 'fail' verdict and until no live member
+   * held the victim as up (dead by all); suspectedByAllMs: until every live
+   * member had suspected (or failed) it.
+   */
+  detection: { firstMs: number | null; allMs: number | null; suspectedByAllMs: number | null } | null;
   /** partition: ms from the heal until all saw all again. */
   healConvergedMs: number | null;
   /** pause: who suspected the paused member, who declared it dead, and whether all saw it alive at the end. */
-  pause: { suspectedBy: number; declaredDeadBy: number; seenAliveByAllAtEnd: boolean } | null;
+  pause: { suspectedBy: number; suspectedByAllMs: number | null; declaredDeadBy: number; seenAliveByAllAtEnd: boolean } | null;
   /** 'fail' verdicts about running, reachable, never-paused members. */
   falsePositives: number;
   /** Bytes each address sent (datagrams + request/response payloads). */
@@ -73,7 +79,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<SimReport> {
   const o = { ...DEFAULTS, ...opts };
   const cluster = new SimCluster({
     seed: o.seed,
-    network: { ...DEFAULT_NETWORK, loss: o.loss, latency: o.latency ?? DEFAULT_NETWORK.latency },
+    network: { ...DEFAULT_NETWORK, loss: o.loss, latency: o.latency ?? DEFAULT_NETWORK.latency, messageOverheadBytes: o.messageOverheadBytes ?? 0 },
     membership: o.membership,
   });
   const sched = cluster.scheduler;
@@ -122,22 +128,31 @@ export async function runScenario(opts: ScenarioOptions): Promise<SimReport> {
   if (o.scenario === 'kill') {
     await sched.run(sched.now + o.settleMs);
     const id = cluster.processes[victim].membership.id;
+    cluster.watchSuspicions(id);
     const killedAt = sched.now;
     cluster.kill(victim);
     await sched.run(killedAt + o.convergeTimeoutMs, () => cluster.allDetection.has(id));
     const first = cluster.firstDetection.get(id);
     const all = cluster.allDetection.get(id);
-    report.detection = { firstMs: first === undefined ? null : round(first - killedAt), allMs: all === undefined ? null : round(all - killedAt) };
+    const suspected = cluster.suspectedByAllAt(id);
+    report.detection = {
+      firstMs: first === undefined ? null : round(first - killedAt),
+      allMs: all === undefined ? null : round(all - killedAt),
+      suspectedByAllMs: suspected === undefined ? null : round(suspected - killedAt),
+    };
   } else if (o.scenario === 'pause') {
     await sched.run(sched.now + o.settleMs);
     const id = cluster.processes[victim].membership.id;
     cluster.watchSuspicions(id);
+    const pausedAt = sched.now;
     cluster.pause(victim);
     await sched.run(sched.now + o.pauseMs);
+    const suspected = cluster.suspectedByAllAt(id);
     cluster.resume(victim);
     await sched.run(sched.now + OBSERVE_MS);
     report.pause = {
       suspectedBy: cluster.suspicions.get(id)?.size ?? 0,
+      suspectedByAllMs: suspected === undefined ? null : round(suspected - pausedAt),
       declaredDeadBy: cluster.pausedVerdicts.get(id)?.size ?? 0,
       seenAliveByAllAtEnd: cluster.views.seenCount(id) === cluster.views.liveCount - 1,
     };

@@ -184,26 +184,28 @@ describe('GossipSync', () => {
     g.members.set('b-id', member('b-id', 'node-b.example'));
     g.entries.push(entry('self-id', 'main'), entry('b-id', 'main'));
     const { engine, rec } = harness('me');
-    const sync = new GossipSync(g, (k, e, u, o) => engine.publish(k, e, u, o));
+    const own: string[] = [];
+    const sync = new GossipSync(g, (k, e, u, o) => engine.publish(k, e, u, o), (id, instance, health) => own.push(`${id}/${instance} ${health}`));
     assert.deepEqual(rec.take(), [
       'member joined member/self-id',
       'member joined member/b-id',
       'service added service/node-b-example/http.web.s',
       'endpoint added endpoint/node-b-example/http.web.s/main',
       'health up endpoint/node-b-example/http.web.s/main',
-    ], 'the state at attach; the agent\u2019s own entry is skipped');
+    ], 'the state at attach; the agent\u2019s own entry is not published from gossip');
 
     const prev = entry('b-id', 'main');
     g.change({ type: 'upsert', entry: entry('b-id', 'main', { health: 'DOWN' }), previous: prev });
     g.change({ type: 'upsert', entry: entry('b-id', 'main', { health: 'DOWN', weight: 7 }), previous: prev });
     g.change({ type: 'upsert', entry: entry('b-id', 'two'), previous: null });
-    g.change({ type: 'upsert', entry: entry('self-id', 'main', { weight: 1 }), previous: null });
+    g.change({ type: 'upsert', entry: entry('self-id', 'main', { weight: 1, health: 'DOWN' }), previous: null });
     assert.deepEqual(rec.take(), [
       'health down endpoint/node-b-example/http.web.s/main',
       'endpoint updated endpoint/node-b-example/http.web.s/main',
       'endpoint added endpoint/node-b-example/http.web.s/two',
       'health up endpoint/node-b-example/http.web.s/two',
     ]);
+    assert.deepEqual(own, ['http.web.s/main UP', 'http.web.s/main DOWN'], 'the own entries\u2019 health goes to the agent\u2019s health marks');
 
     g.member('suspect', member('b-id', 'node-b.example', 'suspect'));
     g.member('fail', member('b-id', 'node-b.example', 'dead'));

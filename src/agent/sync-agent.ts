@@ -12,12 +12,12 @@ import type { AgentProxyDeps } from '../proxy/agent-proxy.js';
 import type { Health } from '../proxy/endpoints.js';
 import { SyncEngine, type EventKind, type EventName } from '../sync/events.js';
 import { FileSink } from '../sync/file-sink.js';
-import { NatsSink, type GapReport } from '../sync/nats-sink.js';
+import { NatsSink, streamNameFor, type GapReport } from '../sync/nats-sink.js';
 import type { Counter, MetricsRegistry } from '../admin/metrics.js';
 import type { Logger } from './log.js';
 import { CatalogDiff, type HealthSource } from './sync-catalog.js';
 import { GossipSync, agentToken, type GossipSource } from './sync-gossip.js';
-import { hostToken, type SyncConfig } from './sync-config.js';
+import { hostToken, type SyncConfig, type SyncNatsConfig } from './sync-config.js';
 import type { AgentSyncView, CanaryCause } from './sync-objects.js';
 
 export interface AgentSyncOptions {
@@ -37,9 +37,11 @@ export class AgentSync {
   readonly agent: string;
   readonly engine: SyncEngine;
   readonly config: SyncConfig;
-  /** Set once open() has run (when `out` is configured). */
+  /** Set by open() when `out` is configured. */
   files: FileSink | undefined;
-  readonly nats: NatsSink | undefined;
+  /** Set by open() when `nats` is configured (it connects, and reconnects, in the background). */
+  nats: NatsSink | undefined;
+  readonly #registry: MetricsRegistry | undefined;
   readonly #log: Logger;
   readonly #view: () => AgentSyncView;
   readonly #diff: CatalogDiff;
@@ -61,35 +63,10 @@ export class AgentSync {
     this.engine = new SyncEngine({ agent: this.agent });
     this.#events = options.registry?.counter('weft_agent_sync_events_total', 'Catalog change events published to the sync sinks.', ['kind', 'event']);
     this.#diff = new CatalogDiff(this.agent, (kind, event, uid, object) => this.#publish(kind, event, uid, object));
-    const n = this.config.nats;
-    if (n) {
-      this.nats = new NatsSink({
-        servers: [...n.servers],
-        cluster: n.cluster,
-        jetstream: n.jetstream === false ? false : n.jetstream,
-        maxBuffered: n.maxBuffered,
-        reconnectTimeWaitMs: n.reconnectWaitMs,
-        log: (err, ctx) => this.#sinkLog(err, ctx),
-      });
-      const gaps = options.registry?.counter('weft_agent_sync_gaps_total', 'Episodes of sync events dropped by the NATS sink (each reported with Weft-Gap).', ['reason']);
-      this.nats.on('gap', (r: GapReport) => gaps?.inc({ reason: r.reason }));
-      if (options.registry) {
-        const queued = options.registry.gauge('weft_agent_sync_nats_queued', 'Sync events waiting for NATS or awaiting its confirmation.');
-        const connected = options.registry.gauge('weft_agent_sync_nats_connected', '1 while the NATS sink is connected.');
-        const dropped = options.registry.counter('weft_agent_sync_nats_dropped_total', 'Sync events the NATS sink dropped (buffer full or undelivered at close).');
-        options.registry.addCollector(() => {
-          const s = this.nats!.stats();
-          queued.set(s.queued);
-          connected.set(s.connected ? 1 : 0);
-          const d = s.dropped - dropped.get();
-          if (d > 0) dropped.inc(d);
-        });
-      }
-      this.engine.addSink(this.nats);
-    }
+    this.#registry = options.registry;
   }
 
-  /** Opens the file sink (loading its snapshot, so a restart reports only what changed meanwhile). */
+  /** Opens the sinks: the file sink loads its snapshot (so a restart reports only what changed meanwhile); the NATS sink starts connecting. */
   async open(): Promise<void> {
     if (this.config.out !== undefined) {
       this.files = await FileSink.open({
@@ -104,7 +81,34 @@ export class AgentSync {
       this.#diff.seed(this.files.entries());
       this.engine.addSink(this.files);
     }
+    if (this.config.nats) this.engine.addSink((this.nats = this.#natsSink(this.config.nats)));
     this.#open = true;
+  }
+
+  #natsSink(n: SyncNatsConfig): NatsSink {
+    const sink = new NatsSink({
+      servers: [...n.servers],
+      cluster: n.cluster,
+      jetstream: n.jetstream,
+      maxBuffered: n.maxBuffered,
+      reconnectTimeWaitMs: n.reconnectWaitMs,
+      log: (err, ctx) => this.#sinkLog(err, ctx),
+    });
+    const registry = this.#registry;
+    if (!registry) return sink;
+    const gaps = registry.counter('weft_agent_sync_gaps_total', 'Episodes of sync events dropped by the NATS sink (each reported with Weft-Gap).', ['reason']);
+    sink.on('gap', (r: GapReport) => gaps.inc({ reason: r.reason }));
+    const queued = registry.gauge('weft_agent_sync_nats_queued', 'Sync events waiting for NATS or awaiting its confirmation.');
+    const connected = registry.gauge('weft_agent_sync_nats_connected', '1 while the NATS sink is connected.');
+    const dropped = registry.counter('weft_agent_sync_nats_dropped_total', 'Sync events the NATS sink dropped (buffer full or undelivered at close).');
+    registry.addCollector(() => {
+      const s = sink.stats();
+      queued.set(s.queued);
+      connected.set(s.connected ? 1 : 0);
+      const d = s.dropped - dropped.get();
+      if (d > 0) dropped.inc(d);
+    });
+    return sink;
   }
 
   /**
@@ -223,7 +227,7 @@ export class AgentSync {
     const parts: string[] = [`agent ${this.agent}`];
     if (this.config.out !== undefined) parts.push(`files ${this.config.out}`);
     const n = this.config.nats;
-    if (n) parts.push(`nats ${n.servers.join(',')} weft.${n.cluster}.>${n.jetstream === false ? '' : ` (JetStream ${this.nats!.stream})`}`);
+    if (n) parts.push(`nats ${n.servers.join(',')} weft.${n.cluster}.>${n.jetstream === false ? '' : ` (JetStream ${streamNameFor(n.cluster)})`}`);
     return parts.join('; ');
   }
 }

@@ -93,6 +93,7 @@ function banner(config: AgentConfig, adminUrl: string, agent: Agent, gossip: Age
     const ports = [...config.proxy.servicePorts].map(([s, p]) => `${s}:${p}`).join(',');
     lines.push(`  proxy        ${agent.proxy.url}  (${config.proxy.mode}${ports ? `, service ports ${ports}` : ''}; try: http_proxy=${agent.proxy.url} curl http://<service>.<meshlet>.<ns>/)`);
   }
+  if (agent.sync) lines.push(`  sync         ${agent.sync.describe()}  (catalog events, docs/sync.md)`);
   if (config.demoEcho.length) lines.push(`  demo echo    ${config.demoEcho.join(', ')}  (try: echo hello | weft connect ${config.demoEcho[0]})`);
   return lines.join('\n') + '\n';
 }
@@ -139,16 +140,8 @@ async function runAgent(argv: string[]): Promise<void> {
     die(e);
   }
   process.stderr.write(banner(config, admin.url, agent, gossip));
-  log.info('agent ready', {
-    socketRoot: config.socketRoot,
-    admin: admin.url,
-    ...(agent.proxy ? { proxy: agent.proxy.url } : {}),
-    meshlets: agent.summary().meshlets.map((m) => m.key),
-    pid: process.pid,
-    ...(gossip ? { gossip: gossip.node.address, gossipId: gossip.node.id } : {}),
-    ...(agent.tunnels ? { tunnel: agent.tunnels.address, publicKey: agent.tunnels.publicKey } : {}),
-  });
-
+  // Gossip's membership and other agents' catalog entries as sync events (the live state first).
+  if (gossip) agent.sync?.attachGossip(gossip.node);
   process.on('SIGHUP', () => void agent.reload('SIGHUP'));
   let stopping = false;
   const stop = (signal: string) => {
@@ -167,6 +160,16 @@ async function runAgent(argv: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Ready only once the signal handlers are in place: a SIGTERM right after this line drains, not kills.
+  log.info('agent ready', {
+    socketRoot: config.socketRoot,
+    admin: admin.url,
+    ...(agent.proxy ? { proxy: agent.proxy.url } : {}),
+    meshlets: agent.summary().meshlets.map((m) => m.key),
+    pid: process.pid,
+    ...(gossip ? { gossip: gossip.node.address, gossipId: gossip.node.id } : {}),
+    ...(agent.tunnels ? { tunnel: agent.tunnels.address, publicKey: agent.tunnels.publicKey } : {}),
+  });
 }
 
 /** Finds the client socket to use for `weft connect`. */

@@ -24,6 +24,8 @@ import { AgentTunnels } from './tunnel-node.js';
 import { UsesMatcher } from './uses-matcher.js';
 import { createAgentProxy, type AgentProxyDeps } from '../proxy/agent-proxy.js';
 import type { SidecarProxy } from '../proxy/sidecar-proxy.js';
+import { AgentSync } from './sync-agent.js';
+import type { AgentSyncView } from './sync-objects.js';
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -121,6 +123,8 @@ export class Agent {
   readonly tunnels: AgentTunnels | undefined;
   /** The sidecar HTTP proxy, when config.proxy is enabled. */
   readonly proxy: SidecarProxy | undefined;
+  /** Catalog change events to files / NATS, when config.sync is set (src/agent/sync-agent.ts). */
+  readonly sync: AgentSync | undefined;
   readonly #routeListeners: Array<() => void> = [];
   readonly #drainListeners: Array<() => void> = [];
   /** Set when gossip runs, for the admin API's /members and /services. */
@@ -154,8 +158,10 @@ export class Agent {
       },
     };
     this.metrics.registry.addCollector(() => this.flushMetrics());
+    this.sync = this.config.sync ? new AgentSync({ config: this.config, log: this.log, view: () => this.syncView(), registry: this.metrics.registry }) : undefined;
+    const proxyDeps = this.sync ? this.sync.proxyDeps(options.proxy) : options.proxy;
     this.proxy = this.config.proxy.enabled
-      ? createAgentProxy({ config: this.config.proxy, router: this.#router, upstream, registry: this.metrics.registry, log: this.log, meshlets: () => [...this.#meshlets.values()].map((m) => m.spec), uses: (key) => this.#meshlets.get(key)?.uses, deps: this.tunnels ? { remote: this.tunnels.upstream, ...options.proxy } : options.proxy })
+      ? createAgentProxy({ config: this.config.proxy, router: this.#router, upstream, registry: this.metrics.registry, log: this.log, meshlets: () => [...this.#meshlets.values()].map((m) => m.spec), uses: (key) => this.#meshlets.get(key)?.uses, deps: this.tunnels ? { remote: this.tunnels.upstream, ...proxyDeps } : proxyDeps })
       : undefined;
   }
 
@@ -176,9 +182,16 @@ export class Agent {
   async start(): Promise<void> {
     await ensureDir(this.config.socketRoot, PARENT_DIR_MODE, {});
     const loaded = this.#load();
-    await this.#apply(loaded);
+    await this.sync?.open();
+    try {
+      await this.#apply(loaded);
+    } catch (e) {
+      await this.sync?.close(); // nothing was published; do not leave a NATS connection behind
+      throw e;
+    }
     await this.tunnels?.start();
     this.#generation = 1;
+    this.sync?.changed('startup');
     await this.proxy?.start();
     this.#started = true;
     if (this.config.meshlets.watch && this.config.meshlets.paths.length) {
@@ -206,6 +219,7 @@ export class Agent {
       const diff = await this.#apply(loaded);
       this.proxy?.topologyChanged();
       this.#generation++;
+      this.sync?.changed('reload');
       this.metrics.reloads.inc({ result: 'ok' });
       const result: ReloadResult = { ok: true, trigger, generation: this.#generation, ...diff };
       this.log.info('meshlets reloaded', { trigger, generation: result.generation, added: diff.added, changed: diff.changed, removed: diff.removed });
@@ -289,6 +303,7 @@ export class Agent {
       if (this.#meshlets.get(rt.spec.key) !== rt || rt.rollout !== rollout) return;
       this.#router.setMeshlet(rt.spec, rollout.canaryPercent);
       this.#publishCanary(rt);
+      this.sync?.changed('step', rt.spec.key);
       this.#routesChanged();
       this.log.info('canary changed', { meshlet: rt.spec.key, ...rollout.status() });
     });
@@ -464,6 +479,7 @@ export class Agent {
         for (const s of this.#clients) s.destroy();
       }
       this.log.info('drained', { forced });
+      await this.sync?.close();
       return { forced };
     })();
     return this.#draining;
@@ -495,6 +511,14 @@ export class Agent {
       });
     }
     return out;
+  }
+
+  /** The catalog as the sync wiring reads it: meshlets with their rollout status, routes with current weights. */
+  syncView(): AgentSyncView {
+    return {
+      meshlets: [...this.#meshlets.values()].map((rt) => ({ spec: rt.spec, canary: rt.rollout?.status() })),
+      routes: [...this.#router.routes()],
+    };
   }
 
   // ---- views for the admin API -------------------------------------------------
@@ -561,6 +585,7 @@ export class Agent {
     if (!rt.rollout) throw new WeftError('WEFT-A009', `meshlet ${namespace}/${name} has no canary strategy`, { status: 409 });
     const refused = rt.rollout.apply(action);
     if (refused) throw new WeftError('WEFT-A009', refused, { status: 409 });
+    this.sync?.changed(action, rt.spec.key);
     this.log.info('canary action', { meshlet: rt.spec.key, action, ...rt.rollout.status() });
     return rt.rollout.status();
   }

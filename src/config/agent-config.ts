@@ -12,6 +12,7 @@ import { lookupGroup, lookupUser } from './system-ids.js';
 import { parseProxyConfig, type ProxyConfig } from '../proxy/config.js';
 import { parseGossipConfig, type GossipConfig } from '../agent/gossip-config.js';
 import { parseTunnelConfig, type TunnelConfig } from './tunnel-config.js';
+import { parseSyncConfig, type SyncConfig } from '../agent/sync-config.js';
 
 export const AGENT_CONFIG_KIND = 'AgentConfig';
 
@@ -53,11 +54,13 @@ export interface AgentConfig {
   readonly gossip?: GossipConfig;
   /** Tunnels to other agents (tunnel-config.ts); undefined = disabled. */
   readonly tunnel?: TunnelConfig;
+  /** Catalog change events to files and/or NATS (`sync:`; undefined = off, docs/sync.md). */
+  readonly sync?: SyncConfig;
   /** The config as written, for /config (redacted there). */
   readonly raw: unknown;
 }
 
-const TOP_FIELDS = ['apiVersion', 'kind', 'socketRoot', 'sockets', 'admin', 'meshlets', 'limits', 'timeouts', 'demoEcho', 'proxy', 'gossip', 'tunnel'] as const;
+const TOP_FIELDS = ['apiVersion', 'kind', 'socketRoot', 'sockets', 'admin', 'meshlets', 'limits', 'timeouts', 'demoEcho', 'proxy', 'gossip', 'tunnel', 'sync'] as const;
 
 function fileMode(v: unknown, at: FieldPath, fallback: number): number {
   if (v === undefined) return fallback;
@@ -115,6 +118,7 @@ export function parseAgentConfig(doc: unknown, source: string, baseDir: string):
   const demoEcho = list(top.demoEcho, at.key('demoEcho')).map((v, i) => string(v, at.key('demoEcho').index(i)));
   const gossip = parseGossipConfig(top.gossip, at.key('gossip'), baseDir);
   const tunnel = parseTunnelConfig(top.tunnel, at.key('tunnel'), baseDir);
+  const sync = parseSyncConfig(top.sync, at.key('sync'), baseDir);
 
   return {
     source,
@@ -144,6 +148,7 @@ export function parseAgentConfig(doc: unknown, source: string, baseDir: string):
     proxy: parseProxyConfig(top.proxy, at.key('proxy'), baseDir),
     ...(gossip ? { gossip } : {}),
     ...(tunnel ? { tunnel } : {}),
+    ...(sync ? { sync } : {}),
     raw: doc ?? {},
   };
 }

@@ -109,45 +109,51 @@ test('1 GiB through one stream arrives byte-exact (sha256 both sides, streamed)'
 test('a stalled reader does not grow the sending agent past its window', async () => {
   const { a, b } = await pair();
   const stalled: Socket[] = [];
+  const clients: Socket[] = [];
   const stall = await serve(b.serverSocket('t', 'svc', 'stall'), (s) => {
     s.pause(); // never reads
     stalled.push(s);
   });
-  // Warm the path (session, kernels, buffers) so the baseline is the steady state.
-  const warm = await handshake(a.clientSocket('t', 'app'), request('stall.svc.t'));
-  assert.equal(warm.code, ReplyCode.OK);
-  warm.socket.destroy();
-  const baseA = await memory(a);
-  const baseB = await memory(b);
+  // Cleanup runs even when an assertion fails, so no agent or socket keeps the file alive.
+  try {
+    // Warm the path (session, kernels, buffers) so the baseline is the steady state.
+    const warm = await handshake(a.clientSocket('t', 'app'), request('stall.svc.t'));
+    assert.equal(warm.code, ReplyCode.OK);
+    warm.socket.destroy();
+    const baseA = await memory(a);
+    const baseB = await memory(b);
 
-  const r = await handshake(a.clientSocket('t', 'app'), request('stall.svc.t'));
-  assert.equal(r.code, ReplyCode.OK);
-  // Offer far more than any window, ignoring backpressure (the test process buffers it, not the agents).
-  const offered = 64 * MiB;
-  const block = randomBytes(MiB);
-  for (let i = 0; i < offered / MiB; i++) r.socket.write(block);
-  // Wait until nothing more moves across the tunnel.
-  let last = -1;
-  let same = 0;
-  while (same < 3) {
-    const sent = metricValue((await a.admin('/metrics')).text, 'weft_tunnel_bytes_total', 'direction="sent"');
-    same = sent === last ? same + 1 : 0;
-    last = sent;
-    await new Promise((res) => setTimeout(res, 100));
+    const r = await handshake(a.clientSocket('t', 'app'), request('stall.svc.t'));
+    assert.equal(r.code, ReplyCode.OK);
+    clients.push(r.socket);
+    // Offer far more than any window, ignoring backpressure (the test process buffers it, not the agents).
+    const offered = 64 * MiB;
+    const block = randomBytes(MiB);
+    for (let i = 0; i < offered / MiB; i++) r.socket.write(block);
+    // Wait until nothing more moves across the tunnel.
+    let last = -1;
+    let same = 0;
+    while (same < 3) {
+      const sent = metricValue((await a.admin('/metrics')).text, 'weft_tunnel_bytes_total', 'direction="sent"');
+      same = sent === last ? same + 1 : 0;
+      last = sent;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    const crossed = (await a.admin('/peers')).body.peers[0].bytesSent;
+    const memA = await memory(a);
+    const memB = await memory(b);
+    const growA = memA.arrayBuffers - baseA.arrayBuffers;
+    const growB = memB.arrayBuffers - baseB.arrayBuffers;
+    process.stderr.write(`# stalled reader: ${(crossed / MiB).toFixed(1)} MiB crossed of ${offered / MiB} MiB offered; sender agent +${(growA / MiB).toFixed(2)} MiB, receiver agent +${(growB / MiB).toFixed(2)} MiB buffers\n`);
+    assert.ok(crossed < STREAM_WINDOW + 2 * MiB, `flow stopped near the stream window (${crossed} bytes crossed)`);
+    assert.ok(growA < STREAM_WINDOW, `sending agent grew ${growA} bytes`);
+    assert.ok(growB < STREAM_WINDOW + 2 * MiB, `receiving agent grew ${growB} bytes`);
+  } finally {
+    for (const c of clients) c.destroy();
+    for (const s of stalled) s.destroy();
+    stall.close();
+    await Promise.all([a.stop(), b.stop()]);
   }
-  const crossed = (await a.admin('/peers')).body.peers[0].bytesSent;
-  const memA = await memory(a);
-  const memB = await memory(b);
-  const growA = memA.arrayBuffers - baseA.arrayBuffers;
-  const growB = memB.arrayBuffers - baseB.arrayBuffers;
-  process.stderr.write(`# stalled reader: ${(crossed / MiB).toFixed(1)} MiB crossed of ${offered / MiB} MiB offered; sender agent +${(growA / MiB).toFixed(2)} MiB, receiver agent +${(growB / MiB).toFixed(2)} MiB buffers\n`);
-  assert.ok(crossed < STREAM_WINDOW + 2 * MiB, `flow stopped near the stream window (${crossed} bytes crossed)`);
-  assert.ok(growA < STREAM_WINDOW, `sending agent grew ${growA} bytes`);
-  assert.ok(growB < STREAM_WINDOW + 2 * MiB, `receiving agent grew ${growB} bytes`);
-  r.socket.destroy();
-  for (const s of stalled) s.destroy();
-  stall.close();
-  await Promise.all([a.stop(), b.stop()]);
 });
 
 test('SIGKILL of the serving agent mid-stream: the client sees a reset, never a clean end', async () => {

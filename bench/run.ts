@@ -10,6 +10,7 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   sync: () => import('./sync.js'),
   proxy: () => import('./proxy.js'),
   gossip: () => import('./gossip.js'),
+  tunnel: () => import('./tunnel.js'),
 };
 
 const wanted = process.argv.slice(2);

@@ -367,6 +367,14 @@ async function idleStreamMemory(w: WeftAgents, n: number): Promise<Record<string
 
 export async function run(): Promise<void> {
   const results: Record<string, unknown> = { counts: C };
+  // An interrupted run must not leave sinks, relays or agents behind.
+  const onSignal = (signal: NodeJS.Signals) => {
+    for (const c of procs) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    process.kill(process.pid, signal);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const rows: Row[] = [];
     const skipped: Record<string, string> = {};
@@ -433,6 +441,8 @@ export async function run(): Promise<void> {
     results.handshakes = await handshakeRates();
     printGrid('handshakes', ['measure', 'per second'], Object.entries(results.handshakes as Record<string, number>).map(([k, v]) => [k, v.toFixed(0)]));
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await Promise.all(procs.map(stopChild));
     rmSync(dir, { recursive: true, force: true });
   }

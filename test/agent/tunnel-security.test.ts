@@ -120,19 +120,23 @@ for (const [what, hook, failing] of [
     const echoes: { close(): Promise<void> }[] = [];
     const { a, b, close } = await tapped(hook);
     echoes.push(await startEcho(b.serverSocket('t', 'svc', 'echo')));
-    const outcome = await streamUntilBroken(a);
-    // A Unix socket has no RST: the client learns of the abort as an error on its
-    // next write (EPIPE) or read (ECONNRESET); depending on timing an EOF may come
-    // first, so what must always be there is the error.
-    assert.ok(outcome.error, `the client sees an error, not just an end (ended=${outcome.ended})`);
-    const line = await b.waitForLog((l) => l.msg === 'tunnel session closed');
-    const err = line.error as { code: string; message: string; cause: string; remediation: string; details: Record<string, unknown> };
-    assert.equal(err.code, 'WEFT-T005');
-    assert.match(err.message, new RegExp(`record ${failing} failed authentication`));
-    assert.ok(err.cause && err.remediation);
-    assert.equal(err.details.record, failing);
-    close();
-    for (const e of echoes) await e.close();
-    await Promise.all([a.stop(), b.stop()]);
+    try {
+      const outcome = await streamUntilBroken(a);
+      // A Unix socket has no RST: the client learns of the abort as an error on its
+      // next write (EPIPE) or read (ECONNRESET); depending on timing an EOF may come
+      // first, so what must always be there is the error.
+      assert.ok(outcome.error, `the client sees an error, not just an end (ended=${outcome.ended})`);
+      const line = await b.waitForLog((l) => l.msg === 'tunnel session closed');
+      const err = line.error as { code: string; message: string; cause: string; remediation: string; details: Record<string, unknown> };
+      assert.equal(err.code, 'WEFT-T005');
+      assert.match(err.message, new RegExp(`record ${failing} failed authentication`));
+      assert.ok(err.cause && err.remediation);
+      assert.equal(err.details.record, failing);
+    } finally {
+      // Even when an assertion fails, so no agent keeps the test file alive.
+      close();
+      for (const e of echoes) await e.close();
+      await Promise.all([a.stop(), b.stop()]);
+    }
   });
 }

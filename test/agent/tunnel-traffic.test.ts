@@ -148,7 +148,10 @@ test('a stalled reader does not grow the sending agent past its window', async (
     assert.ok(crossed < STREAM_WINDOW + 2 * MiB, `flow stopped near the stream window (${crossed} bytes crossed)`);
     // The window plus the socket and stream high-water marks on the way in.
     assert.ok(growA < STREAM_WINDOW + MiB, `sending agent grew ${growA} bytes`);
-    assert.ok(growB < STREAM_WINDOW + 2 * MiB, `receiving agent grew ${growB} bytes`);
+    // The receiver holds the window's bytes for the stalled server; how much memory that
+    // takes depends on allocation granularity (payload copies, socket chunks), so the bound
+    // is a small multiple of the window — far below the 64 MiB offered.
+    assert.ok(growB < 3 * STREAM_WINDOW, `receiving agent grew ${growB} bytes`);
   } finally {
     for (const c of clients) c.destroy();
     for (const s of stalled) s.destroy();

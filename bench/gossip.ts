@@ -193,7 +193,10 @@ async function realCluster(n: number): Promise<RealResult> {
       const resumed = Date.now();
       stoppedWindows.push({ id: victim.id, from: since, to: resumed });
       watch.add(victim);
-      await watch.until(() => observers.every((o) => watch.state(o, victim.id) === 'alive'), 20_000, 'the resumed agent to be alive again').catch(() => {});
+      await watch.until(() => observers.every((o) => watch.state(o, victim.id) === 'alive'), 20_000, 'the resumed agent to be alive again').catch(() => {
+        const lagging = observers.filter((o) => watch.state(o, victim.id) !== 'alive').map((o) => `${o.name}: ${watch.state(o, victim.id)}`);
+        console.log(`  N=${n}: after SIGCONT, ${lagging.length} agents do not see ${victim.name} alive within 20 s: ${lagging.slice(0, 10).join(', ')}`);
+      });
       const back = observers.map((o) => watch.events(o).find((e) => e.id === victim.id && e.time >= resumed && (e.event === 'join' || e.event === 'alive'))?.time);
       const aliveAgainMs = back.every((t) => t !== undefined) ? Math.max(...(back as number[])) - resumed : null;
       stop.push({ victim: victim.name, ...d, aliveAgainMs });

@@ -71,7 +71,8 @@ test('weft connect on A reaches a meshlet server socket on B; reply codes across
   assert.ok(pb.bytesSent > 0 && pb.bytesReceived > 0 && pb.recordsSent > 0);
   assert.equal(pb.streamsOpened, 3);
   const pg = peers.find((p) => p.name === 'gone')!;
-  assert.equal(pg.state, 'backoff');
+  // Between retries the peer waits in backoff; once the wait is over and no stream asks for it, it is idle.
+  assert.ok(['backoff', 'idle'].includes(pg.state), `unreachable peer state ${pg.state}`);
   assert.match(pg.lastError.message, /ECONNREFUSED/);
   await echo.close();
   await Promise.all([a.stop(), b.stop()]);

@@ -12,3 +12,4 @@ export * as tunnel from './tunnel/index.js';
 export * as sync from './sync/index.js';
 export { explainText, logError } from './errors-explain.js';
 export * as proxy from './proxy/index.js';
+export * as gossip from './gossip/index.js';

@@ -170,7 +170,7 @@ spec:
     assert.ok(!during.includes('c'), 'no traffic while ejected');
     assert.match(h.registry.render(), /weft_proxy_outlier_ejections_total\{service="api.api.t",endpoint="local\/c"\} 1/);
     failing = false;
-    await until(() => !cState().ejected && cState().eligible, 3000, 'readmission');
+    await until(() => !cState().ejected && cState().eligible, 10_000, 'readmission');
     const afterward: string[] = [];
     for (let i = 0; i < 9; i++) afterward.push((await get(pool, 'http://api.api.t/')).body);
     assert.equal(afterward.filter((b) => b === 'c').length, 3, 'readmitted: c back in the rotation');

@@ -12,7 +12,7 @@ import type { Logger } from './log.js';
 import { createDiscovery } from '../discovery/index.js';
 import { WeftError } from '../errors.js';
 import { decodeAgentMeta, type AgentMeta } from '../gossip/agent-meta.js';
-import type { CatalogEntry, Health, PublishedEntry } from '../gossip/catalog.js';
+import { MAX_WEIGHT, type CatalogEntry, type Health, type PublishedEntry } from '../gossip/catalog.js';
 import { GossipNode, loadClusterSecrets, type SeedSource } from '../gossip/node.js';
 import type { Member, MembershipEvent } from '../gossip/types.js';
 import { WEFT_VERSION } from '../version.js';
@@ -34,7 +34,7 @@ export interface AgentGossipOptions {
 const SEP = '\u0000';
 
 function published(e: LocalServiceEndpoint, health: Health): PublishedEntry {
-  return { serviceId: e.serviceId, meshlet: `${e.meshlet}.${e.namespace}`, instance: e.instance, version: e.version, weight: Math.min(65535, e.weight), health };
+  return { serviceId: e.serviceId, meshlet: `${e.meshlet}.${e.namespace}`, instance: e.instance, version: e.version, weight: Math.min(MAX_WEIGHT, e.weight), health };
 }
 
 /** UP when the instance's server socket is there (the app listens), DOWN otherwise. */

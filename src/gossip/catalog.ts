@@ -43,7 +43,9 @@ export interface ServiceCatalogOptions {
 }
 
 export const MAX_SERVICE_ID_BYTES = 255;
-export const MAX_WEIGHT = 65535;
+/** The largest effective weight an agent publishes: a 100 % canary share of the
+ * router's scale (10,000 per percent), so remote splits match local ones. */
+export const MAX_WEIGHT = 1_000_000;
 const VERSION = 1;
 const SEPARATOR = '\u0000';
 

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ServiceCatalog, decodeEntry, encodeEntry, type CatalogEvent, type PublishedEntry } from '../../src/gossip/catalog.js';
+import { MAX_WEIGHT, ServiceCatalog, decodeEntry, encodeEntry, type CatalogEvent, type PublishedEntry } from '../../src/gossip/catalog.js';
 import type { MembershipEvent } from '../../src/gossip/types.js';
 import { ManualClock, TestCluster } from './_memory-transport.js';
 
@@ -92,6 +92,14 @@ describe('ServiceCatalog', () => {
     const { catalogs } = setup(['a']);
     const a = catalogs.get('a')!;
     assert.throws(() => a.publish(orders('i', { weight: -1 })), RangeError);
+    // A full canary share (100 % × 10,000) travels exactly; one more is refused both ways.
+    const full = orders('i1', { weight: MAX_WEIGHT });
+    assert.equal(MAX_WEIGHT, 1_000_000);
+    assert.deepEqual(decodeEntry('a', encodeEntry(full)), { agentId: 'a', ...full });
+    assert.throws(() => a.publish(orders('i', { weight: MAX_WEIGHT + 1 })), RangeError);
+    const over = encodeEntry(orders('i1', { weight: MAX_WEIGHT }));
+    over[over.length - 2] += 1; // last varuint byte of the weight: 1,000,000 + 2^14
+    assert.equal(decodeEntry('a', over), null);
     assert.throws(() => a.publish(orders('i', { serviceId: '' })), RangeError);
     assert.throws(() => a.publish(orders('i', { serviceId: 'x'.repeat(256) })), RangeError);
     assert.throws(() => a.publish(orders('i', { health: 'MAYBE' as 'UP' })), RangeError);

@@ -171,9 +171,12 @@ describe('a health check that flips marks the instance DOWN on another agent (ag
     const route = entry && body.services.find((s) => s.id === serviceId)?.endpoints.find((e) => e.peer === entry.agentId);
     return { catalog: entry?.health, route: route && { health: route.health, weight: route.weight } };
   };
-  /** Waits until A's catalog and A's route both hold `agent`'s instance `health`. */
-  const awaitOnA = (serviceId: string, agent: string, health: 'UP' | 'DOWN') =>
-    until(`${serviceId} on ${agent} ${health} in agent a's catalog and routes`, () => viewOnA(serviceId, agent), (v) => v.catalog === health && v.route?.health === health && (health === 'DOWN') === (v.route.weight === 0));
+  /** Waits until A's catalog and A's route both hold `agent`'s instance `health`; resolves with the milliseconds it took. */
+  const awaitOnA = async (serviceId: string, agent: string, health: 'UP' | 'DOWN'): Promise<number> => {
+    const start = performance.now();
+    await until(`${serviceId} on ${agent} ${health} in agent a's catalog and routes`, () => viewOnA(serviceId, agent), (v) => v.catalog === health && v.route?.health === health && (health === 'DOWN') === (v.route.weight === 0));
+    return Math.round(performance.now() - start);
+  };
 
   /** Sends requests through A until one is answered by `app` (bounded in count and time); returns how many it took. */
   const untilServedBy = async (serviceId: string, app: App, maxRequests = 200): Promise<number> => {
@@ -193,9 +196,9 @@ describe('a health check that flips marks the instance DOWN on another agent (ag
     assert.deepEqual([api.status, JSON.parse(api.text).app], [200, 'b-api']);
   });
 
-  test('rest check: /health answers 503 → B marks DOWN, A sees it DOWN and sends everything to C; recovery brings B back', async () => {
+  test('rest check: /health answers 503 → B marks DOWN, A sees it DOWN and sends everything to C; recovery brings B back', async (t) => {
     appB.health = { status: 503, body: 'overloaded' };
-    await awaitOnA(REST, 'b', 'DOWN');
+    t.diagnostic(`rest: DOWN on agent a ${await awaitOnA(REST, 'b', 'DOWN')} ms after the flip`);
     const down = await b.waitForLog((l) => l.msg === 'instance marked DOWN' && l.service === REST);
     assert.equal((down.error as { code: string }).code, 'WEFT-P011');
     assert.match((down.error as { message: string }).message, /status 503/);
@@ -212,7 +215,7 @@ describe('a health check that flips marks the instance DOWN on another agent (ag
     assert.equal(appB.hits, before, 'the DOWN instance got no request');
 
     appB.health = { status: 200, body: 'ok' };
-    await awaitOnA(REST, 'b', 'UP');
+    t.diagnostic(`rest: UP on agent a ${await awaitOnA(REST, 'b', 'UP')} ms after recovery`);
     await b.waitForLog((l) => l.msg === 'instance marked UP' && l.service === REST);
     await untilServedBy(REST, appB);
   });
@@ -229,10 +232,10 @@ describe('a health check that flips marks the instance DOWN on another agent (ag
     await untilServedBy(REST, appB);
   });
 
-  test('tcp check: the only api instance stops listening → DOWN on A, A answers 503 WEFT-P003; listening again → UP and served', async () => {
+  test('tcp check: the only api instance stops listening → DOWN on A, A answers 503 WEFT-P003; listening again → UP and served', async (t) => {
     const port = appBApi.port;
     await appBApi.close();
-    await awaitOnA(API, 'b', 'DOWN');
+    t.diagnostic(`tcp: DOWN on agent a ${await awaitOnA(API, 'b', 'DOWN')} ms after the close`);
     const down = await b.waitForLog((l) => l.msg === 'instance marked DOWN' && l.service === API);
     assert.equal(down.check, 'tcp');
     const r = await viaA(API);
@@ -246,7 +249,7 @@ describe('a health check that flips marks the instance DOWN on another agent (ag
     assert.equal(await replyCode(a.clientSocket('shop', 'web'), API), ReplyCode.UNAVAILABLE);
 
     await appBApi.listen(port);
-    await awaitOnA(API, 'b', 'UP');
+    t.diagnostic(`tcp: UP on agent a ${await awaitOnA(API, 'b', 'UP')} ms after listening again`);
     const back = await until('api served through agent a again', () => viaA(API), (v) => v.status === 200);
     assert.equal(JSON.parse(back.text).app, 'b-api');
     assert.equal(await replyCode(a.clientSocket('shop', 'web'), API), ReplyCode.OK);

@@ -25,6 +25,7 @@ import { UsesMatcher } from './uses-matcher.js';
 import { createAgentProxy, type AgentProxyDeps } from '../proxy/agent-proxy.js';
 import type { SidecarProxy } from '../proxy/sidecar-proxy.js';
 import { AgentSync } from './sync-agent.js';
+import { HealthMarks } from './health-marks.js';
 import type { AgentSyncView } from './sync-objects.js';
 
 export interface AgentOptions {
@@ -46,6 +47,8 @@ export interface LocalServiceEndpoint {
   /** Current effective weight (instance weight, or its canary share). */
   readonly weight: number;
   readonly socketPath: string;
+  /** Sidecar mode with a --service-ports entry for the service: the app's TCP port on loopback (no server socket). */
+  readonly tcpPort?: number;
 }
 
 /** What the admin API shows of the gossip layer when it runs (src/agent/gossip-agent.ts). */
@@ -129,6 +132,8 @@ export class Agent {
   readonly #drainListeners: Array<() => void> = [];
   /** Set when gossip runs, for the admin API's /members and /services. */
   gossip: AgentGossipView | undefined;
+  /** The proxy's health-check verdicts on this agent's instances (gossip publishes them). */
+  readonly healthMarks = new HealthMarks();
 
   constructor(options: AgentOptions) {
     this.config = options.config;
@@ -159,7 +164,8 @@ export class Agent {
     };
     this.metrics.registry.addCollector(() => this.flushMetrics());
     this.sync = this.config.sync ? new AgentSync({ config: this.config, log: this.log, view: () => this.syncView(), registry: this.metrics.registry }) : undefined;
-    const proxyDeps = this.sync ? this.sync.proxyDeps(options.proxy) : options.proxy;
+    const marked = this.healthMarks.proxyDeps(options.proxy);
+    const proxyDeps = this.sync ? this.sync.proxyDeps(marked) : marked;
     this.proxy = this.config.proxy.enabled
       ? createAgentProxy({ config: this.config.proxy, router: this.#router, upstream, registry: this.metrics.registry, log: this.log, meshlets: () => [...this.#meshlets.values()].map((m) => m.spec), uses: (key) => this.#meshlets.get(key)?.uses, deps: this.tunnels ? { remote: this.tunnels.upstream, ...proxyDeps } : proxyDeps })
       : undefined;
@@ -504,10 +510,13 @@ export class Agent {
   /** Every endpoint this agent serves now, with its effective weight. */
   localEndpoints(): LocalServiceEndpoint[] {
     const out: LocalServiceEndpoint[] = [];
+    const proxy = this.config.proxy;
+    const ports = proxy.enabled && proxy.mode === 'sidecar' ? proxy.servicePorts : undefined;
     for (const r of this.#router.routes()) {
+      const tcpPort = ports?.get(r.service);
       // Only this agent's own instances: endpoints on other agents are theirs to publish.
       r.endpoints.forEach((e, i) => {
-        if (e.kind === 'local') out.push({ serviceId: r.serviceId, namespace: e.namespace, meshlet: e.meshlet, instance: e.instance, version: e.version, weight: r.weights[i]!, socketPath: e.socketPath });
+        if (e.kind === 'local') out.push({ serviceId: r.serviceId, namespace: e.namespace, meshlet: e.meshlet, instance: e.instance, version: e.version, weight: r.weights[i]!, socketPath: e.socketPath, ...(tcpPort !== undefined ? { tcpPort } : {}) });
       });
     }
     return out;
@@ -568,7 +577,7 @@ export class Agent {
         instance: e.instance,
         version: e.version,
         weight: r.weights[i],
-        ...(e.kind === 'local' ? { socket: e.socketPath } : { peer: e.agentId }),
+        ...(e.kind === 'local' ? { socket: e.socketPath } : { peer: e.agentId, health: e.health ?? 'UP' }),
       })),
     }));
   }

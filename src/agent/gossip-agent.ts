@@ -46,6 +46,17 @@ async function socketHealth(path: string): Promise<Health> {
   }
 }
 
+/**
+ * What to publish for a local endpoint: DOWN when a proxy health check holds it
+ * DOWN; else, for an instance served on its server socket, whether the socket
+ * is there. An app on a TCP port (sidecar --service-ports) has no socket to
+ * look for: only health checks can mark it DOWN.
+ */
+async function endpointHealth(e: LocalServiceEndpoint, checked: Health): Promise<Health> {
+  if (checked === 'DOWN') return 'DOWN';
+  return e.tcpPort !== undefined ? 'UP' : socketHealth(e.socketPath);
+}
+
 export class AgentGossip implements AgentGossipView {
   readonly metrics: GossipMetrics;
   /** (serviceId, instance) → what we published, to withdraw what is gone. */
@@ -92,6 +103,8 @@ export class AgentGossip implements AgentGossipView {
       log.debug('gossip catalog change', { change: e.type, serviceId: entry.serviceId, agent: entry.agentId, instance: entry.instance, version: entry.version, weight: entry.weight, health: entry.health });
     });
     agent.onRoutesChanged(() => g.sync());
+    // A health check's verdict goes out now, not at the next periodic sync.
+    agent.healthMarks.onChange(() => void g.sync());
     agent.onDrain(() => g.withdrawAll());
     agent.gossip = g;
     await node.start();
@@ -115,7 +128,8 @@ export class AgentGossip implements AgentGossipView {
   async #sync(): Promise<void> {
     if (this.#draining) return;
     const endpoints = this.agent.localEndpoints();
-    const healths = await Promise.all(endpoints.map((e) => socketHealth(e.socketPath)));
+    const marks = this.agent.healthMarks;
+    const healths = await Promise.all(endpoints.map((e) => endpointHealth(e, marks.get(e.serviceId, e.instance))));
     if (this.#draining) return;
     const keep = new Set<string>();
     endpoints.forEach((e, i) => {

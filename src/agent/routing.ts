@@ -28,8 +28,10 @@ export interface RemoteEndpoint {
   /** The instance name on that agent (or the peer name when it does not say). */
   readonly instance: string;
   readonly version: string;
-  /** The weight that agent advertises for it. */
+  /** The weight that agent advertises for it (0 while it is DOWN). */
   readonly weight: number;
+  /** 'DOWN' when that agent's health checks hold it down (it then has weight 0); absent = UP. */
+  readonly health?: 'DOWN';
   readonly socketPath?: undefined;
 }
 
@@ -42,6 +44,8 @@ export interface RemoteServiceEndpoint {
   readonly instance: string;
   readonly version: string;
   readonly weight: number;
+  /** 'DOWN': known but not to be used (give it weight 0 too); absent = UP. */
+  readonly health?: 'DOWN';
 }
 
 export interface Route {
@@ -138,7 +142,8 @@ export class ServiceRouter {
       if (parts.length !== 3) continue;
       let arr = next.get(e.serviceId);
       if (!arr) next.set(e.serviceId, (arr = []));
-      arr.push({ kind: 'remote', agentId: e.peer, namespace: parts[2]!, meshlet: parts[1]!, instance: e.instance, version: e.version, weight: e.weight });
+      const down = e.health === 'DOWN';
+      arr.push({ kind: 'remote', agentId: e.peer, namespace: parts[2]!, meshlet: parts[1]!, instance: e.instance, version: e.version, weight: down ? 0 : e.weight, ...(down ? { health: 'DOWN' as const } : {}) });
     }
     const touched = new Set([...this.#remote.keys(), ...next.keys()]);
     for (const id of touched) {

@@ -1,5 +1,7 @@
 // Remote endpoints from gossip: the service catalog's entries on other agents
-// (alive or suspect members, health UP) become routes, and each member whose
+// (alive or suspect members) become routes — a DOWN one with weight 0, so it
+// takes no traffic but the service stays known (a request for it is answered
+// "unavailable", not "unknown service") — and each member whose
 // metadata carries a tunnel address and key (src/gossip/agent-meta.ts) becomes
 // a tunnel peer, named by its member id; the gossip topology's next hop, when
 // it is another member, is the peer's relay route. This agent advertises its
@@ -43,8 +45,9 @@ export class GossipEndpointSource implements RemoteEndpointSource {
     const node = this.#gossip.node;
     const out: RemoteServiceEndpoint[] = [];
     for (const e of node.catalog.entries()) {
-      if (e.agentId === node.id || e.health !== 'UP' || !this.#reachable(e.agentId)) continue;
-      out.push({ serviceId: e.serviceId, peer: e.agentId, instance: e.instance, version: e.version, weight: e.weight });
+      if (e.agentId === node.id || !this.#reachable(e.agentId)) continue;
+      const up = e.health === 'UP';
+      out.push({ serviceId: e.serviceId, peer: e.agentId, instance: e.instance, version: e.version, weight: up ? e.weight : 0, ...(up ? {} : { health: 'DOWN' as const }) });
     }
     return out;
   }

@@ -149,24 +149,28 @@ export class EndpointDirectory implements ServiceDirectory {
     const [service = '', meshlet = '', namespace = ''] = serviceId.split('.');
     if (route) {
       route.endpoints.forEach((ep, i) => {
+        // The agent's routes hold other agents' endpoints too (from its tunnel layer): keyed by their
+        // agent, or two agents' `main` instances would share one endpoint state.
+        const agent = ep.kind === 'remote' ? ep.agentId : 'local';
         out.push({
-          key: `local/${ep.instance}`,
+          key: `${agent}/${ep.instance}`,
           serviceId,
           service,
           meshlet: ep.meshlet,
           namespace: ep.namespace,
           instance: ep.instance,
           version: ep.version,
-          agent: 'local',
+          agent,
           weight: route.weights[i] ?? 0,
-          health: this.#health.get(serviceId, ep.instance),
+          health: ep.kind === 'remote' ? (ep.health ?? 'UP') : this.#health.get(serviceId, ep.instance),
           target: ep,
         });
       });
     }
     if (this.#catalog && this.#remote) {
+      const seen = new Set(out.map((e) => e.key));
       for (const e of this.#catalog.endpoints(serviceId)) {
-        if (e.agentId === this.#catalog.localId) continue;
+        if (e.agentId === this.#catalog.localId || seen.has(`${e.agentId}/${e.instance}`)) continue;
         out.push({
           key: `${e.agentId}/${e.instance}`,
           serviceId,

@@ -60,6 +60,7 @@ export class FastConnection {
     this.#socket = socket;
     this.#fallback = fallback;
     this.#buf = first;
+    p.fastConnections.add(this);
     this.#highWater = p.config.limits.maxHeaderBytes + p.config.limits.retryBufferBytes;
     socket.on('data', this.#onData);
     socket.on('close', this.#onClose);
@@ -70,6 +71,20 @@ export class FastConnection {
 
   get socket(): Socket {
     return this.#socket;
+  }
+
+  /** The connection closes after the response in flight (the client asked, or the proxy is shutting down). */
+  get closing(): boolean {
+    return this.#closeAfter;
+  }
+
+  /** Shutdown: a connection between requests is closed now (as node:http's closeIdleConnections); a busy one after its response. */
+  closeIdle(): void {
+    this.#closeAfter = true;
+    if (!this.#busy && !this.#gone) {
+      this.#gone = true;
+      this.#socket.end();
+    }
   }
 
   #data(c: Buffer): void {
@@ -131,6 +146,7 @@ export class FastConnection {
     s.removeListener('close', this.#onClose);
     s.removeListener('timeout', this.#onTimeout);
     s.setTimeout(0);
+    this.#p.fastConnections.delete(this);
     const unread = this.#buf;
     this.#buf = EMPTY;
     this.#p.metrics.fastPathFallbacks.inc();
@@ -152,6 +168,7 @@ export class FastConnection {
 
   #closed(): void {
     this.#gone = true;
+    this.#p.fastConnections.delete(this);
     clearTimeout(this.#headTimer);
     this.#busy?.clientClosed();
   }
@@ -235,7 +252,7 @@ export class FastRequest {
   }
   /** The client asked to close after this response. */
   get clientClose(): boolean {
-    return this.#head.close;
+    return this.#head.close || this.#conn.closing;
   }
 
   begin(): void {
@@ -315,7 +332,7 @@ export class FastRequest {
 
   #reject(reply: ProxyErrorReply, service: string | undefined, route: string | undefined): void {
     const rc = this.#rc;
-    this.#conn.socket.write(errorBytes(reply, rc?.requestId, this.#head.close));
+    this.#conn.socket.write(errorBytes(reply, rc?.requestId, this.clientClose));
     this.#done = true;
     const p = this.#p;
     if (p.accessLog.enabled) {
@@ -440,7 +457,7 @@ export class FastRequest {
     if (this.#done) return;
     clearTimeout(this.#deadline);
     this.#current?.cancel();
-    this.#conn.socket.write(errorBytes(reply, this.#rc!.requestId, this.#head.close));
+    this.#conn.socket.write(errorBytes(reply, this.#rc!.requestId, this.clientClose));
     this.finish(reply.status, undefined, reply.code, false);
   }
 

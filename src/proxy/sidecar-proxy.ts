@@ -120,6 +120,8 @@ export class SidecarProxy {
   readonly #rateLimits: RouteRateLimits;
   readonly #checker: HealthChecker;
   readonly #sockets = new Set<Socket>();
+  /** Client connections on the HTTP/1 fast path. */
+  readonly fastConnections = new Set<FastConnection>();
   #rules: RuleSet;
   #rulesGen = 0;
   #watcher: ReloadWatcher | undefined;
@@ -492,6 +494,7 @@ export class SidecarProxy {
     // server.close() calls back once every connection is gone: those are ended below.
     const closed = net ? new Promise<void>((r) => net.close(() => r())) : Promise.resolve();
     this.#http.closeIdleConnections();
+    for (const c of this.fastConnections) c.closeIdle();
     if (graceMs > 0 && this.#active > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);

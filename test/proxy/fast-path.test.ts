@@ -245,4 +245,32 @@ describe('HTTP/1.1 fast path', () => {
     assert.equal(fallbacks(h), before + 1);
     c.socket.destroy();
   });
+
+  test('shutdown: idle connections close at once, a busy one after its response (with connection: close)', async () => {
+    const g = await startHarness();
+    try {
+      g.meshlet('shop', 'orders', ['rest']);
+      await g.serveHttp('shop', 'orders', 'main', 'rest', (req, res) => {
+        req.resume();
+        if (req.url === '/slow') setTimeout(() => res.end('slow done'), 300);
+        else res.end('quick');
+      });
+      const idle = new RawClient(g.proxyPort);
+      await idle.send(`GET /quick HTTP/1.1\r\n${H}\r\n`, (t) => responses(t).length === 1);
+      const busy = new RawClient(g.proxyPort);
+      busy.socket.write(`GET /slow HTTP/1.1\r\n${H}\r\n`);
+      await until(() => g.proxy.fastConnections.size === 2 && g.access.length >= 1, 3000, 'two connections');
+      await new Promise((r) => setTimeout(r, 50));
+      const closing = g.proxy.close(5000);
+      await until(() => idle.closed, 1000, 'idle connection closed');
+      assert.equal(busy.closed, false);
+      await until(() => busy.closed, 3000, 'busy connection closed after its response');
+      const [r] = responses(busy.text);
+      assert.equal(r!.body, 'slow done');
+      assert.equal(r!.headers.connection, 'close');
+      await closing;
+    } finally {
+      await g.close().catch(() => undefined);
+    }
+  });
 });

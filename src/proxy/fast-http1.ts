@@ -108,14 +108,12 @@ export class FastConnection {
       const head = r.head;
       if (head.contentLength > this.#p.config.limits.retryBufferBytes) return this.#handOver();
       const total = head.headBytes + head.contentLength;
-      if (this.#buf.length < total) {
-        this.#armHeadTimer();
-        return;
-      }
-      const target = targetOf(head.target, head.host);
-      if (typeof target === 'string') return this.#handOver(); // the full path answers the 400
+      // The head is whole: the headers timeout no longer applies (bodies have none, as on the full path: requestTimeout 0).
       clearTimeout(this.#headTimer);
       this.#headTimer = undefined;
+      if (this.#buf.length < total) return;
+      const target = targetOf(head.target, head.host);
+      if (typeof target === 'string') return this.#handOver(); // the full path answers the 400
       const body = head.contentLength > 0 ? this.#buf.subarray(head.headBytes, total) : undefined;
       this.#buf = this.#buf.length === total ? EMPTY : this.#buf.subarray(total);
       if (head.close) this.#closeAfter = true;

@@ -273,4 +273,16 @@ describe('HTTP/1.1 fast path', () => {
       await g.close().catch(() => undefined);
     }
   });
+
+  test('a head that does not arrive whole within the headers timeout gets 408 and the connection closes', async () => {
+    const g = await startHarness({ proxy: { timeouts: { headers: '200ms' } } });
+    try {
+      const c = new RawClient(g.proxyPort);
+      const out = await c.send(`GET /never HTTP/1.1\r\nHo`, () => false);
+      assert.ok(c.closed);
+      assert.match(out, /^HTTP\/1.1 408 /);
+    } finally {
+      await g.close();
+    }
+  });
 });

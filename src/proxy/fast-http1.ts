@@ -43,6 +43,13 @@ export class FastConnection {
   readonly #socket: Socket;
   readonly #fallback: Fallback;
   #buf: Buffer;
+  /** Chunks not yet merged into #buf: merging (and parsing) waits until it can make progress. */
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  /** Bytes needed for the request at the head of #buf (its body is still arriving); 0: none awaited. */
+  #wantBytes = 0;
+  /** The head at the start of #buf is incomplete: look again when a LF arrives or the head limit is reached. */
+  #wantLF = false;
   #busy: FastRequest | undefined;
   #headTimer: NodeJS.Timeout | undefined;
   #gone = false;
@@ -88,19 +95,35 @@ export class FastConnection {
   }
 
   #data(c: Buffer): void {
-    this.#buf = this.#buf.length === 0 ? c : Buffer.concat([this.#buf, c]);
+    // A slow sender (a byte at a time) must not make each byte cost a copy and a parse of all that came before.
+    this.#pending.push(c);
+    this.#pendingBytes += c.length;
+    const size = this.#buf.length + this.#pendingBytes;
     if (this.#busy) {
-      if (this.#buf.length > this.#highWater) this.#socket.pause();
+      if (size > this.#highWater) this.#socket.pause();
       return;
     }
+    if (this.#wantBytes > 0 && size < this.#wantBytes) return;
+    if (this.#wantLF && c.indexOf(10) < 0 && size < this.#p.config.limits.maxHeaderBytes) return;
     this.#next();
+  }
+
+  #merge(): void {
+    if (this.#pendingBytes === 0) return;
+    this.#buf = Buffer.concat(this.#buf.length ? [this.#buf, ...this.#pending] : this.#pending);
+    this.#pending = [];
+    this.#pendingBytes = 0;
   }
 
   /** Takes the next request off the buffer, if a whole one is there. */
   #next(): void {
+    this.#merge();
+    this.#wantBytes = 0;
+    this.#wantLF = false;
     while (!this.#busy && !this.#gone && this.#buf.length > 0) {
       const r = parseRequestHead(this.#buf, 0, this.#p.config.limits.maxHeaderBytes);
       if (r.kind === 'incomplete') {
+        this.#wantLF = true;
         this.#armHeadTimer();
         return;
       }
@@ -111,7 +134,10 @@ export class FastConnection {
       // The head is whole: the headers timeout no longer applies (bodies have none, as on the full path: requestTimeout 0).
       clearTimeout(this.#headTimer);
       this.#headTimer = undefined;
-      if (this.#buf.length < total) return;
+      if (this.#buf.length < total) {
+        this.#wantBytes = total;
+        return;
+      }
       const target = targetOf(head.target, head.host);
       if (typeof target === 'string') return this.#handOver(); // the full path answers the 400
       const body = head.contentLength > 0 ? this.#buf.subarray(head.headBytes, total) : undefined;
@@ -145,6 +171,7 @@ export class FastConnection {
     s.removeListener('timeout', this.#onTimeout);
     s.setTimeout(0);
     this.#p.fastConnections.delete(this);
+    this.#merge();
     const unread = this.#buf;
     this.#buf = EMPTY;
     this.#p.metrics.fastPathFallbacks.inc();

@@ -237,6 +237,17 @@ describe('HTTP/1.1 fast path', () => {
     await new Promise((r) => setTimeout(r, 20));
     const [r] = responses(await c.send(`st: rest.orders.shop\r\n\r\n`, (t) => responses(t).length === 1));
     assert.equal(r!.body, 'ok GET /slow-head');
+    // One byte at a time (a slow or hostile sender): still one request, body whole.
+    const slow = `PUT /trickle HTTP/1.1\r\n${H}Content-Length: 1000\r\n\r\n${'t'.repeat(1000)}`;
+    c.socket.setNoDelay(true);
+    const from = c.text.length;
+    for (const ch of slow) {
+      c.socket.write(ch);
+      await new Promise((r) => setImmediate(r));
+    }
+    await until(() => responses(c.text.slice(from)).length === 1, 5000, 'trickled response');
+    assert.equal(responses(c.text.slice(from))[0]!.body, 'ok PUT /trickle');
+    assert.equal(seen.at(-1)!.body, 't'.repeat(1000));
     const big = 'z'.repeat(70 * 1024);
     const before = fallbacks(h);
     const [b] = responses(await c.send(`POST /big HTTP/1.1\r\n${H}Content-Length: ${big.length}\r\n\r\n${big}`, (t) => responses(t).length === 1));

@@ -17,7 +17,7 @@
 // wrk and nginx come from Debian (apt-get install when missing; a row is
 // skipped with a message if that fails). WEFT_BENCH_TIME scales durations.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -51,10 +51,14 @@ interface PathDef {
   url: string;
   /** Host header it sends (the proxies route on it). */
   host: string;
+  /** The proxy's processes (nginx's worker, the agents), whose CPU time is counted per request. */
+  pids: number[];
 }
 
 interface WrkResult {
   rps: number;
+  /** CPU time of the path's proxy processes per request (µs), or undefined without any. */
+  cpuUsPerRequest: number | undefined;
   p50ms: number;
   p99ms: number;
 }
@@ -126,10 +130,22 @@ function parseWrk(out: string): WrkResult {
     const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
     return m ? toMs(m[1]!, m[2]!) : NaN;
   };
-  return { rps, p50ms: pct('50'), p99ms: pct('99') };
+  return { rps, p50ms: pct('50'), p99ms: pct('99'), cpuUsPerRequest: undefined };
+}
+
+/** user + system CPU seconds of processes so far (/proc/<pid>/stat, clock ticks at 100 Hz). */
+function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
+  }
+  return ticks / 100;
 }
 
 function runWrk(p: PathDef, seconds: number): Promise<WrkResult> {
+  const cpu0 = p.pids.length ? cpuSeconds(p.pids) : 0;
   return new Promise((resolve, reject) => {
     const child = spawn('wrk', ['-t1', `-c${SETTINGS.connections}`, `-d${seconds}s`, '--latency', '-H', `Host: ${p.host}`, `${p.url}/`], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -137,6 +153,8 @@ function runWrk(p: PathDef, seconds: number): Promise<WrkResult> {
     child.stderr.on('data', (d) => (out += d));
     child.once('exit', (code) => {
       const r = parseWrk(out);
+      const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
+      if (p.pids.length && requests > 0) r.cpuUsPerRequest = ((cpuSeconds(p.pids) - cpu0) * 1e6) / requests;
       if (code !== 0 || !Number.isFinite(r.rps)) reject(new Error(`wrk ${p.name}: exit ${code}\n${out}`));
       else if (/Non-2xx/.test(out)) reject(new Error(`wrk ${p.name}: non-2xx answers\n${out}`));
       else resolve(r);
@@ -280,7 +298,7 @@ export async function run(): Promise<void> {
     children.push(upstream);
     await waitForLine(upstream, (l) => l === 'ready', 'upstream');
 
-    const paths: PathDef[] = [{ name: 'direct', url: `http://127.0.0.1:${directPort}`, host: SERVICE }];
+    const paths: PathDef[] = [{ name: 'direct', url: `http://127.0.0.1:${directPort}`, host: SERVICE, pids: [] }];
 
     if (nginxOk) {
       const port = await freePort();
@@ -323,7 +341,19 @@ http {
         }
         await new Promise((r) => setTimeout(r, 50));
       }
-      paths.push({ name: 'nginx', url, host: SERVICE });
+      // The worker does the proxying (the master only supervises).
+      const workers = readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .filter((d) => {
+          try {
+            const st = readFileSync(`/proc/${d}/stat`, 'latin1');
+            return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === nginx.pid;
+          } catch {
+            return false;
+          }
+        })
+        .map(Number);
+      paths.push({ name: 'nginx', url, host: SERVICE, pids: workers });
     }
 
     // weft: a real agent process per variant, the meshlet's server socket is the upstream's.
@@ -333,7 +363,7 @@ http {
       writeFileSync(file, stringify({ apiVersion: 'weft.dev/v1alpha1', kind: 'AgentConfig', admin: { host: '127.0.0.1', port: 0 }, ...cfg }));
       const agent = spawn(process.execPath, [CLI, 'agent', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
       children.push(agent);
-      return JSON.parse(await waitForLine(agent, (l) => l.includes('"agent ready"'), name)) as Record<string, string>;
+      return { ...(JSON.parse(await waitForLine(agent, (l) => l.includes('"agent ready"'), name)) as Record<string, string>), pid: String(agent.pid) };
     };
     const benchMeshlet = { apiVersion: 'weft.dev/v1alpha1', kind: 'Meshlet', metadata: { name: 'bench', namespace: 'bench' }, spec: { provides: ['hello'], uses: [] } };
     for (const [k, [name, accessLog, fastPath]] of weftVariants.entries()) {
@@ -342,7 +372,7 @@ http {
         meshlets: { inline: [benchMeshlet], watch: false },
         proxy: { port: 0, accessLog, namespace: 'bench', fastPath },
       });
-      paths.push({ name, url: ready.proxy!, host: SERVICE });
+      paths.push({ name, url: ready.proxy!, host: SERVICE, pids: [Number(ready.pid)] });
     }
 
     // Two agents: B serves the meshlet (the upstream's socket under B's root) and listens for
@@ -368,7 +398,7 @@ http {
           peers: [{ name: 'b', address: b.tunnel!, publicKey: b.publicKey!, services: [SERVICE] }],
         },
       });
-      paths.push({ name: 'weft 2 agents + tunnel', url: a.proxy!, host: SERVICE });
+      paths.push({ name: 'weft 2 agents + tunnel', url: a.proxy!, host: SERVICE, pids: [Number(a.pid), Number(b.pid)] });
     }
 
     // Cross-check: every path answers with the upstream's body before anything is timed.
@@ -394,6 +424,11 @@ http {
     const dP50 = percentile(dAll, 50);
     const dP99 = percentile(dAll, 99);
     const nginxRps = wrk && wrkRuns.has('nginx') ? median(wrkRuns.get('nginx')!.map((r) => r.rps)) : undefined;
+    const cpuOf = (name: string) => {
+      const xs = (wrkRuns.get(name) ?? []).map((r) => r.cpuUsPerRequest).filter((x): x is number => x !== undefined);
+      return xs.length ? median(xs) : undefined;
+    };
+    const nginxCpu = cpuOf('nginx');
     const rows: Record<string, unknown>[] = [];
     const lines: string[][] = [];
     for (const p of paths) {
@@ -413,6 +448,10 @@ http {
         wrkP50ms: w ? median(w.map((r) => r.p50ms)) : undefined,
         wrkP99ms: w ? median(w.map((r) => r.p99ms)) : undefined,
         vsNginx: rps !== undefined && nginxRps ? rps / nginxRps : undefined,
+        // CPU per request of the proxy processes: what one dedicated core would serve, less sensitive to a busy machine than req/s.
+        cpuUsPerRequest: cpuOf(p.name),
+        onOneCoreRps: cpuOf(p.name) ? 1e6 / cpuOf(p.name)! : undefined,
+        onOneCoreVsNginx: cpuOf(p.name) && nginxCpu ? nginxCpu / cpuOf(p.name)! : undefined,
         at1000: {
           p50ms: p50,
           p99ms: p99,
@@ -430,6 +469,8 @@ http {
         p.name,
         rps === undefined ? '-' : Math.round(rps).toLocaleString('en-US'),
         row.vsNginx === undefined ? '-' : `${row.vsNginx.toFixed(2)}×`,
+        row.cpuUsPerRequest === undefined ? '-' : row.cpuUsPerRequest.toFixed(1),
+        row.onOneCoreVsNginx === undefined ? '-' : `${row.onOneCoreVsNginx.toFixed(2)}×`,
         row.wrkP50ms === undefined ? '-' : row.wrkP50ms.toFixed(2),
         row.wrkP99ms === undefined ? '-' : row.wrkP99ms.toFixed(2),
         fmt(p50),
@@ -441,7 +482,7 @@ http {
     }
     printGrid(
       `bench/proxy: ${SETTINGS.connections} connections (wrk -t1, ${SETTINGS.wrkSeconds}s × ${SETTINGS.rounds} rounds, median); latency at ${SETTINGS.rate} req/s open loop (raw keep-alive sockets, ${SETTINGS.rateWarmup} warm-up + ${SETTINGS.rateRounds} × ${SETTINGS.rateSlice} requests per path, paths interleaved)`,
-      ['path', 'req/s', 'vs nginx', 'wrk p50 ms', 'wrk p99 ms', '@1k p50 ms', '@1k p99 ms', 'added p50 ms', 'added p99 ms', 'added p99 (median of rounds)'],
+      ['path', 'req/s', 'vs nginx', 'CPU µs/req', 'one core vs nginx', 'wrk p50 ms', 'wrk p99 ms', '@1k p50 ms', '@1k p99 ms', 'added p50 ms', 'added p99 ms', 'added p99 (median of rounds)'],
       lines,
     );
     for (const n of notes) console.log(`note: ${n}`);

@@ -11,6 +11,7 @@ import { EndpointState } from './endpoint-state.js';
 import type { EndpointDirectory, ProxyEndpoint } from './endpoints.js';
 import { EndpointH2Pool } from './h2-pool.js';
 import { EndpointHttpPools } from './http-pool.js';
+import { RawUpstreamPools } from './raw-pool.js';
 import { recordOutcome, type Outcome } from './outlier.js';
 import type { ProxyMetrics } from './proxy-metrics.js';
 import type { BreakerLimits, DestinationSpec, LbPolicy, OutlierPolicy, SubsetSpec } from './rules/model.js';
@@ -115,6 +116,8 @@ export class UpstreamCluster {
   retriesActive = 0;
   tunnels = 0;
   readonly http: EndpointHttpPools;
+  /** The HTTP/1 fast path's connections. */
+  readonly raw: RawUpstreamPools;
   readonly h2: EndpointH2Pool;
 
   constructor(
@@ -127,6 +130,7 @@ export class UpstreamCluster {
   ) {
     this.key = `${service.serviceId}|${selectorKey(selector)}`;
     this.http = new EndpointHttpPools(delivery, source, config.timeouts.connectMs, config.timeouts.upstreamIdleMs, config.circuitBreaker.maxConnections);
+    this.raw = new RawUpstreamPools(delivery, source, config.timeouts.connectMs, config.timeouts.upstreamIdleMs, config.circuitBreaker.maxConnections);
     this.h2 = new EndpointH2Pool(delivery, source, config.timeouts.connectMs, config.timeouts.upstreamIdleMs);
   }
 
@@ -150,6 +154,7 @@ export class UpstreamCluster {
       outlier: { ...defaults.outlierDetection, ...d.outlier, ...s.outlier },
     };
     this.http.resize(this.policy.breaker.maxConnections);
+    this.raw.maxConnections = this.policy.breaker.maxConnections;
     const lbKey = JSON.stringify(this.policy.lb);
     if (lbKey !== this.#lbKey) {
       this.#balancer?.close?.();
@@ -191,7 +196,7 @@ export class UpstreamCluster {
   }
 
   get connections(): number {
-    return this.http.connections + this.h2.size + this.tunnels;
+    return this.http.connections + this.raw.connections + this.h2.size + this.tunnels;
   }
 
   /** What consistent hashing keys on, if this cluster uses it. */
@@ -202,6 +207,7 @@ export class UpstreamCluster {
   close(): void {
     this.#balancer?.close?.();
     this.http.close();
+    this.raw.close();
     this.h2.close();
   }
 }

@@ -46,6 +46,8 @@ export interface ProxyConfig {
   readonly rules: { readonly paths: readonly string[]; readonly watch: boolean; readonly debounceMs: number };
   /** 'stdout', 'off', or an absolute file path. */
   readonly accessLog: string;
+  /** HTTP/1.1 requests take the fast path (raw sockets, own parser) when it accepts them; false: always node:http. */
+  readonly fastPath: boolean;
   readonly limits: {
     readonly maxHeaderBytes: number;
     readonly maxClientConnections: number;
@@ -75,7 +77,7 @@ export interface ProxyConfig {
 export const DEFAULT_PROXY_PORT = 30101;
 
 const FIELDS = [
-  'enabled', 'mode', 'host', 'port', 'namespace', 'meshlet', 'servicePorts', 'clusterDomains', 'rules', 'accessLog', 'limits', 'timeouts',
+  'enabled', 'mode', 'host', 'port', 'namespace', 'meshlet', 'servicePorts', 'clusterDomains', 'rules', 'accessLog', 'fastPath', 'limits', 'timeouts',
   'loadBalancer', 'circuitBreaker', 'outlierDetection', 'retries', 'retryBudget', 'healthChecks',
 ] as const;
 
@@ -169,6 +171,7 @@ export function parseProxyConfig(v: unknown, at: FieldPath, baseDir: string): Pr
       watch: boolean(r.watch, rAt.key('watch'), true),
       debounceMs: durationMs(duration(r.debounce, rAt.key('debounce'), 200_000_000n, { allowZero: true })),
     },
+    fastPath: boolean(m.fastPath, at.key('fastPath'), true),
     accessLog: accessLog === 'stdout' || accessLog === 'off' ? accessLog : resolve(baseDir, accessLog),
     limits: {
       maxHeaderBytes: integer(l.maxHeaderBytes, lAt.key('maxHeaderBytes'), 1024, 1 << 20, 16 * 1024),

@@ -61,6 +61,7 @@ export class ProxyMetrics {
   readonly rulesReloads;
   readonly clientConnections;
   readonly activeRequests;
+  readonly fastPathFallbacks;
 
   constructor(readonly registry: MetricsRegistry) {
     const r = registry;
@@ -83,6 +84,7 @@ export class ProxyMetrics {
     this.tunnels = r.counter('weft_proxy_connect_tunnels_total', 'CONNECT requests, by result (ok, refused, failed).', ['result']);
     this.rulesReloads = r.counter('weft_proxy_rules_reloads_total', 'Route-rule loads, by result.', ['result']);
     this.clientConnections = r.gauge('weft_proxy_client_connections', 'Client connections open on the proxy listener.');
+    this.fastPathFallbacks = r.counter('weft_proxy_fast_path_fallbacks_total', 'HTTP/1 connections the fast path handed to the full path (a request its strict parser declined).');
     this.activeRequests = r.gauge('weft_proxy_requests_active', 'Requests in flight through the proxy.');
   }
 }

@@ -69,9 +69,12 @@ export function checkHeaders(req: IncomingMessage): BadRequestReason | undefined
 
 /** Where the request goes: the absolute-form authority, else Host. A reason when neither is usable. */
 export function requestTarget(req: IncomingMessage): RequestTarget | BadRequestReason {
-  const url = req.url ?? '';
+  return targetOf(req.url ?? '', req.headers.host);
+}
+
+/** requestTarget over the target string and the Host header (the fast path has no IncomingMessage). */
+export function targetOf(url: string, host: string | undefined): RequestTarget | BadRequestReason {
   if (url.charCodeAt(0) === 47 /* / */) {
-    const host = req.headers.host;
     if (host === undefined || host === '') return 'missing-host';
     if (!AUTHORITY.test(host)) return 'bad-host';
     return { authority: host, path: url, absoluteForm: false };

@@ -27,6 +27,7 @@ import { ProxyDelivery, type MeshUpstream } from './delivery.js';
 import { EndpointDirectory, LocalHealth, type CatalogView } from './endpoints.js';
 import { proxyError, rawErrorResponse, type ProxyErrorReply } from './error-response.js';
 import { forwardH2 } from './forward-h2.js';
+import { FastConnection } from './fast-http1.js';
 import { forwardHttp1 } from './forward-http1.js';
 import { HealthChecker, type HealthReporter } from './health-check.js';
 import { PrependedStream, isH2Preface } from './protocol-sniff.js';
@@ -119,6 +120,8 @@ export class SidecarProxy {
   readonly #rateLimits: RouteRateLimits;
   readonly #checker: HealthChecker;
   readonly #sockets = new Set<Socket>();
+  /** Client connections on the HTTP/1 fast path. */
+  readonly fastConnections = new Set<FastConnection>();
   #rules: RuleSet;
   #rulesGen = 0;
   #watcher: ReloadWatcher | undefined;
@@ -264,13 +267,20 @@ export class SidecarProxy {
     socket.once('data', (chunk: Buffer) => {
       socket.pause();
       if (isH2Preface(chunk)) this.#h2.emit('connection', new PrependedStream(socket, chunk));
-      else {
-        socket.unshift(chunk);
-        this.#http.emit('connection', socket);
-        socket.resume();
-      }
+      else if (this.config.fastPath) {
+        new FastConnection(this, socket, chunk, this.#toFullPath);
+        if (!socket.destroyed && socket.listenerCount('data') > 0) socket.resume();
+      } else this.#toFullPath(socket, chunk);
     });
   }
+
+  /** node:http takes the connection (from its first byte, or from a request the fast path declined). */
+  readonly #toFullPath = (socket: Socket, unread: Buffer): void => {
+    socket.pause();
+    if (unread.length) socket.unshift(unread);
+    this.#http.emit('connection', socket);
+    socket.resume();
+  };
 
   /** The request being forwarded on a client connection, so a parse error later in its body can stop it. */
   readonly #inflight = new WeakMap<Socket, { abort(): void }>();
@@ -484,6 +494,7 @@ export class SidecarProxy {
     // server.close() calls back once every connection is gone: those are ended below.
     const closed = net ? new Promise<void>((r) => net.close(() => r())) : Promise.resolve();
     this.#http.closeIdleConnections();
+    for (const c of this.fastConnections) c.closeIdle();
     if (graceMs > 0 && this.#active > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, graceMs);

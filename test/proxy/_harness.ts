@@ -124,6 +124,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   return h;
 }
 
+/** HTTP/1 suites run on both paths: the fast path (default) and node:http (`proxy.fastPath: false`). */
+export const HTTP1_PATHS = [
+  { label: 'fast path', fastPath: true },
+  { label: 'full path', fastPath: false },
+] as const;
+
 /** Waits until `pred` holds, checking after each macrotask (bounded). */
 export async function until(pred: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { promisify } from 'node:util';
 import { ProxyAgent, request as undiciRequest } from 'undici';
-import { startHarness, until, type Harness } from './_harness.js';
+import { HTTP1_PATHS, startHarness, until, type Harness } from './_harness.js';
 
 const run = promisify(execFile);
 
@@ -17,12 +17,12 @@ function curl(h: Harness, args: string[]): Promise<{ stdout: string; stderr: str
   return run('curl', ['-sS', ...args], { env: { ...process.env, http_proxy: h.proxyUrl, HTTP_PROXY: h.proxyUrl, no_proxy: '', NO_PROXY: '' } });
 }
 
-describe('HTTP/1.1 proxy', () => {
+for (const { label, fastPath } of HTTP1_PATHS) describe(`HTTP/1.1 proxy (${label})`, () => {
   let h: Harness;
   const seen: Array<{ url: string; headers: Record<string, unknown>; remotePort: number | undefined; body: string }> = [];
 
   before(async () => {
-    h = await startHarness({ proxy: { namespace: 'shop', servicePorts: { rest: 8080, admin: 9090 } } });
+    h = await startHarness({ proxy: { fastPath, namespace: 'shop', servicePorts: { rest: 8080, admin: 9090 } } });
     h.meshlet('shop', 'orders', ['rest', 'admin']);
     h.meshlet('shop', 'billing', ['billing']);
     const echo = (svc: string) => (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => {

@@ -10,7 +10,7 @@ import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { startHarness, until, type Harness } from './_harness.js';
+import { HTTP1_PATHS, startHarness, until, type Harness } from './_harness.js';
 
 interface ClusterView {
   cluster: string;
@@ -25,7 +25,7 @@ async function get(pool: Pool, url: string, headers: Record<string, string> = {}
   return { status: r.statusCode, body, error: r.headers['x-weft-error'] as string | undefined };
 }
 
-describe('resilience', () => {
+for (const { label, fastPath } of HTTP1_PATHS) describe(`resilience (${label})`, () => {
   let h: Harness;
   let pool: Pool;
   let dir: string;
@@ -115,7 +115,7 @@ spec:
     - destinations: [{ host: rr.lb.t }]
 `,
     );
-    h = await startHarness({ proxy: { namespace: 't', rules: { paths: [rules], watch: false } } });
+    h = await startHarness({ proxy: { fastPath, namespace: 't', rules: { paths: [rules], watch: false } } });
     h.meshlet('t', 'api', ['api'], [
       { name: 'a', version: 'v1' },
       { name: 'b', version: 'v1' },

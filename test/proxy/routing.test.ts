@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { startHarness, until, type Harness } from './_harness.js';
+import { HTTP1_PATHS, startHarness, until, type Harness } from './_harness.js';
 
 const BOOKINFO = fileURLToPath(new URL('../../../examples/proxy/bookinfo-reviews.yaml', import.meta.url));
 
@@ -42,7 +42,7 @@ function assertBinomial(observed: number, n: number, p: number, what: string): v
   assert.ok(Math.abs(observed - n * p) <= 5 * sd, `${what}: ${observed} of ${n}, expected ${n * p} ± ${Math.round(5 * sd)}`);
 }
 
-describe('route rules', () => {
+for (const { label, fastPath } of HTTP1_PATHS) describe(`route rules (${label})`, () => {
   let h: Harness;
   let pool: Pool;
   let rulesDir: string;
@@ -103,7 +103,7 @@ spec:
     - name: split
       destinations: [{ version: v1, weight: 80 }, { version: v2, weight: 20 }]
 `);
-    h = await startHarness({ proxy: { namespace: 'bookinfo', rules: { paths: [rulesFile], debounce: '20ms' }, outlierDetection: { consecutive5xx: 0 } } });
+    h = await startHarness({ proxy: { fastPath, namespace: 'bookinfo', rules: { paths: [rulesFile], debounce: '20ms' }, outlierDetection: { consecutive5xx: 0 } } });
     h.meshlet('bookinfo', 'reviews', ['http'], [
       { name: 'a', version: 'v1' },
       { name: 'b', version: 'v2' },

@@ -1,0 +1,797 @@
+// The HTTP/1.1 fast path. A client connection starts here, on the raw socket:
+// request heads are read by the strict parser of http1-head.ts, the request
+// goes through the same decisions as on the full path (resolver, access
+// control, route rules, rate limit, faults, weighted destination, cluster,
+// balancer, breaker, retries with budget, timeouts, outlier detection, access
+// log, metrics, trace headers), and its bytes are written to a pooled
+// keep-alive upstream connection (raw-pool.ts) as one buffer; the response head
+// is parsed minimally, rewritten (hop-by-hop headers out, x-request-id and
+// route edits in) and the body relayed as it comes (Content-Length or chunked,
+// unchanged). No IncomingMessage, ServerResponse or HTTP client in between.
+//
+// Whatever the strict parser declines (HTTP/1.0, chunked or large request
+// bodies, Expect, Upgrade, CONNECT, anything malformed or unusual) is handed,
+// at a request boundary and with its bytes unread, to the full path (node:http
+// + request-guard.ts + forward-http1.ts), which forwards it or answers 400; the
+// connection stays there.
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { EndpointState } from './endpoint-state.js';
+import { proxyError, type ProxyErrorReply } from './error-response.js';
+import { HOP_BY_HOP, retriable, retryBackoffMs, rewritePath } from './forward-http1.js';
+import { ChunkedScanner, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './http1-head.js';
+import type { UpstreamConnection } from './raw-pool.js';
+import { targetOf } from './request-guard.js';
+import type { HeaderOps, RetryPolicy } from './rules/model.js';
+import { forwardedPort, type Decision, type RequestContext, type SidecarProxy } from './sidecar-proxy.js';
+import { nextTrace, requestId } from './trace.js';
+
+/** Headers the proxy sets itself on the upstream request (an incoming one is replaced). */
+const REPLACED = new Set(['host', 'x-request-id', 'traceparent', 'x-forwarded-proto', 'x-forwarded-for']);
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+/** Upstream response heads may be larger than request heads (cookies); still bounded. */
+const MAX_RESPONSE_HEAD = 64 * 1024;
+
+type Failure = 'connect-failure' | 'reset' | 'timeout';
+
+/** What the fast path hands a connection to when it declines a request: the full path. */
+export type Fallback = (socket: Socket, unread: Buffer) => void;
+
+/** One client connection on the fast path. */
+export class FastConnection {
+  readonly #p: SidecarProxy;
+  readonly #socket: Socket;
+  readonly #fallback: Fallback;
+  #buf: Buffer;
+  /** Chunks not yet merged into #buf: merging (and parsing) waits until it can make progress. */
+  #pending: Buffer[] = [];
+  #pendingBytes = 0;
+  /** Bytes needed for the request at the head of #buf (its body is still arriving); 0: none awaited. */
+  #wantBytes = 0;
+  /** The head at the start of #buf is incomplete: look again when a LF arrives or the head limit is reached. */
+  #wantLF = false;
+  #busy: FastRequest | undefined;
+  #headTimer: NodeJS.Timeout | undefined;
+  #gone = false;
+  #closeAfter = false;
+  readonly #onData = (c: Buffer) => this.#data(c);
+  readonly #onClose = () => this.#closed();
+  readonly #onTimeout = () => {
+    if (!this.#busy) this.#socket.destroy();
+  };
+  /** Buffered input past which reading pauses while a request is in flight. */
+  readonly #highWater: number;
+
+  constructor(p: SidecarProxy, socket: Socket, first: Buffer, fallback: Fallback) {
+    this.#p = p;
+    this.#socket = socket;
+    this.#fallback = fallback;
+    this.#buf = first;
+    p.fastConnections.add(this);
+    this.#highWater = p.config.limits.maxHeaderBytes + p.config.limits.retryBufferBytes;
+    socket.on('data', this.#onData);
+    socket.on('close', this.#onClose);
+    socket.on('timeout', this.#onTimeout);
+    if (p.config.timeouts.clientIdleMs > 0) socket.setTimeout(p.config.timeouts.clientIdleMs);
+    this.#next();
+  }
+
+  get socket(): Socket {
+    return this.#socket;
+  }
+
+  /** The connection closes after the response in flight (the client asked, or the proxy is shutting down). */
+  get closing(): boolean {
+    return this.#closeAfter;
+  }
+
+  /** Shutdown: a connection between requests is closed now (as node:http's closeIdleConnections); a busy one after its response. */
+  closeIdle(): void {
+    this.#closeAfter = true;
+    if (!this.#busy && !this.#gone) {
+      this.#gone = true;
+      this.#socket.end();
+    }
+  }
+
+  #data(c: Buffer): void {
+    // A slow sender (a byte at a time) must not make each byte cost a copy and a parse of all that came before.
+    this.#pending.push(c);
+    this.#pendingBytes += c.length;
+    const size = this.#buf.length + this.#pendingBytes;
+    if (this.#busy) {
+      if (size > this.#highWater) this.#socket.pause();
+      return;
+    }
+    if (this.#wantBytes > 0 && size < this.#wantBytes) return;
+    if (this.#wantLF && c.indexOf(10) < 0 && size < this.#p.config.limits.maxHeaderBytes) return;
+    this.#next();
+  }
+
+  #merge(): void {
+    if (this.#pendingBytes === 0) return;
+    this.#buf = Buffer.concat(this.#buf.length ? [this.#buf, ...this.#pending] : this.#pending);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+  }
+
+  /** Takes the next request off the buffer, if a whole one is there. */
+  #next(): void {
+    this.#merge();
+    this.#wantBytes = 0;
+    this.#wantLF = false;
+    while (!this.#busy && !this.#gone && this.#buf.length > 0) {
+      const r = parseRequestHead(this.#buf, 0, this.#p.config.limits.maxHeaderBytes);
+      if (r.kind === 'incomplete') {
+        this.#wantLF = true;
+        this.#armHeadTimer();
+        return;
+      }
+      if (r.kind === 'decline') return this.#handOver();
+      const head = r.head;
+      if (head.contentLength > this.#p.config.limits.retryBufferBytes) return this.#handOver();
+      const total = head.headBytes + head.contentLength;
+      // The head is whole: the headers timeout no longer applies (bodies have none, as on the full path: requestTimeout 0).
+      clearTimeout(this.#headTimer);
+      this.#headTimer = undefined;
+      if (this.#buf.length < total) {
+        this.#wantBytes = total;
+        return;
+      }
+      const target = targetOf(head.target, head.host);
+      if (typeof target === 'string') return this.#handOver(); // the full path answers the 400
+      const body = head.contentLength > 0 ? this.#buf.subarray(head.headBytes, total) : undefined;
+      this.#buf = this.#buf.length === total ? EMPTY : this.#buf.subarray(total);
+      if (head.close) this.#closeAfter = true;
+      const req = new FastRequest(this.#p, this, head, target.authority, target.path, body);
+      this.#busy = req;
+      req.begin();
+    }
+    if (this.#buf.length === 0 && this.#closeAfter && !this.#busy) this.#socket.end();
+  }
+
+  #armHeadTimer(): void {
+    const ms = this.#p.config.timeouts.headersMs;
+    if (this.#headTimer || ms <= 0) return;
+    this.#headTimer = setTimeout(() => {
+      this.#headTimer = undefined;
+      if (this.#busy || this.#gone) return;
+      this.#socket.end('HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      this.#socket.destroySoon();
+    }, ms);
+  }
+
+  /** The full path takes the connection from here, with the bytes not yet consumed. */
+  #handOver(): void {
+    clearTimeout(this.#headTimer);
+    this.#gone = true;
+    const s = this.#socket;
+    s.removeListener('data', this.#onData);
+    s.removeListener('close', this.#onClose);
+    s.removeListener('timeout', this.#onTimeout);
+    s.setTimeout(0);
+    this.#p.fastConnections.delete(this);
+    this.#merge();
+    const unread = this.#buf;
+    this.#buf = EMPTY;
+    this.#p.metrics.fastPathFallbacks.inc();
+    this.#fallback(s, unread);
+  }
+
+  /** The request in flight finished (its response is written or the connection is being cut). */
+  requestDone(req: FastRequest, close: boolean): void {
+    if (this.#busy !== req) return;
+    this.#busy = undefined;
+    if (close || this.#closeAfter) {
+      this.#gone = true;
+      this.#socket.end();
+      return;
+    }
+    if (this.#socket.isPaused()) this.#socket.resume();
+    this.#next();
+  }
+
+  #closed(): void {
+    this.#gone = true;
+    this.#p.fastConnections.delete(this);
+    clearTimeout(this.#headTimer);
+    this.#busy?.clientClosed();
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+/** Applies route header edits to a [name, value, …] list (names compared lower-case). */
+function editList(list: string[], ops: HeaderOps | undefined): string[] {
+  if (!ops) return list;
+  const drop = new Set([...ops.remove, ...ops.set.map(([k]) => k)]);
+  const out: string[] = [];
+  for (let i = 0; i < list.length; i += 2) if (!drop.has(list[i]!.toLowerCase())) out.push(list[i]!, list[i + 1]!);
+  for (const [k, v] of ops.set) out.push(k, v);
+  for (const [k, v] of ops.add) out.push(k, v);
+  return out;
+}
+
+function errorBytes(reply: ProxyErrorReply, requestId: string | undefined, close: boolean): string {
+  return (
+    `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? 'Error'}\r\n` +
+    `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(reply.body)}\r\nx-weft-error: ${reply.code}\r\n` +
+    (requestId ? `x-request-id: ${requestId}\r\n` : '') +
+    (close ? 'connection: close\r\n' : '') +
+    `\r\n${reply.body}`
+  );
+}
+
+/** One request on the fast path: decisions, then attempts until one answers. */
+export class FastRequest {
+  readonly #p: SidecarProxy;
+  readonly #conn: FastConnection;
+  readonly #head: RequestHead;
+  readonly #authority: string;
+  readonly #path: string;
+  readonly #body: Buffer | undefined;
+  readonly #start = performance.now();
+  #rc: RequestContext | undefined;
+  #d: Decision | undefined;
+  #upstreamBytes: Buffer | undefined;
+  readonly #tried = new Set<EndpointState>();
+  #attempts = 0;
+  #done = false;
+  #started = false;
+  #current: FastAttempt | undefined;
+  #state: EndpointState | undefined;
+  #deadline: NodeJS.Timeout | undefined;
+  #upstreamMs: number | undefined;
+  bytesOut = 0;
+
+  constructor(p: SidecarProxy, conn: FastConnection, head: RequestHead, authority: string, path: string, body: Buffer | undefined) {
+    this.#p = p;
+    this.#conn = conn;
+    this.#head = head;
+    this.#authority = authority;
+    this.#path = path;
+    this.#body = body;
+  }
+
+  get proxy(): SidecarProxy {
+    return this.#p;
+  }
+  get client(): Socket {
+    return this.#conn.socket;
+  }
+  get decision(): Decision {
+    return this.#d!;
+  }
+  get context(): RequestContext {
+    return this.#rc!;
+  }
+  get method(): string {
+    return this.#head.method;
+  }
+  get done(): boolean {
+    return this.#done;
+  }
+  /** The client asked to close after this response. */
+  get clientClose(): boolean {
+    return this.#head.close || this.#conn.closing;
+  }
+
+  begin(): void {
+    const p = this.#p;
+    const head = this.#head;
+    const socket = this.#conn.socket;
+    const resolved = p.resolve('http', this.#authority);
+    if ('status' in resolved) return this.#reject(resolved, undefined, undefined);
+    const qi = this.#path.indexOf('?');
+    const reqPath = qi < 0 ? this.#path : this.#path.slice(0, qi);
+    const h = head.headers;
+    const rc: RequestContext = {
+      protocol: 'http/1.1',
+      start: this.#start,
+      method: head.method,
+      authority: this.#authority,
+      path: this.#path,
+      port: resolved.port,
+      deliveryPort: forwardedPort(h['x-forwarded-port'], resolved.port),
+      requestId: requestId(h['x-request-id']),
+      trace: nextTrace(h.traceparent as string | undefined),
+      client: socket.remoteAddress,
+    };
+    this.#rc = rc;
+    const view = { method: rc.method, path: reqPath, headers: h, port: rc.port };
+    const d = p.decide(resolved.serviceId, view, rc.client, h);
+    if ('status' in d) {
+      if (d.code !== 'WEFT-P007' && d.code !== 'WEFT-P008') return this.#reject(d, resolved.serviceId, undefined);
+      const route = p.rules.select(resolved.serviceId, view)?.name ?? 'default';
+      p.routeStats(route, resolved.serviceId).record(d.status, (performance.now() - this.#start) / 1000);
+      return this.#reject(d, resolved.serviceId, route);
+    }
+    this.#d = d;
+    this.#upstreamBytes = this.#serialize(rewritePath(this.#path, d, reqPath), rc, d);
+    this.#started = true;
+    p.requestStarted();
+    if (d.timeoutMs > 0) this.#deadline = setTimeout(() => this.#onDeadline(), d.timeoutMs);
+    if (d.delayMs > 0) setTimeout(() => this.#attempt(), d.delayMs);
+    else this.#attempt();
+  }
+
+  /** Request line and headers for the upstream (as the full path's upstreamRequestHeaders), then the body: one buffer. */
+  #serialize(path: string, rc: RequestContext, d: Decision): Buffer {
+    const head = this.#head;
+    const raw = head.raw;
+    const tokens = head.connectionTokens;
+    let list: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower) || REPLACED.has(lower) || (tokens.length && tokens.includes(lower))) continue;
+      if (lower === 'x-forwarded-port' && rc.deliveryPort !== undefined) continue;
+      list.push(name, raw[i + 1]!);
+    }
+    list.push('host', rc.authority, 'x-request-id', rc.requestId, 'traceparent', rc.trace.traceparent, 'x-forwarded-proto', 'http');
+    if (rc.client) {
+      const xff = head.headers['x-forwarded-for'];
+      list.push('x-forwarded-for', xff ? `${xff}, ${rc.client}` : rc.client);
+    }
+    if (rc.deliveryPort !== undefined) list.push('x-forwarded-port', String(rc.deliveryPort));
+    list = editList(list, d.route?.requestHeaders);
+    let s = `${head.method} ${path} HTTP/1.1\r\n`;
+    for (let i = 0; i < list.length; i += 2) s += `${list[i]}: ${list[i + 1]}\r\n`;
+    s += '\r\n';
+    const body = this.#body;
+    if (!body) return Buffer.from(s, 'latin1');
+    const n = Buffer.byteLength(s, 'latin1');
+    const out = Buffer.allocUnsafe(n + body.length);
+    out.write(s, 0, 'latin1');
+    body.copy(out, n);
+    return out;
+  }
+
+  get upstreamBytes(): Buffer {
+    return this.#upstreamBytes!;
+  }
+
+  #reject(reply: ProxyErrorReply, service: string | undefined, route: string | undefined): void {
+    const rc = this.#rc;
+    this.#conn.socket.write(errorBytes(reply, rc?.requestId, this.clientClose));
+    this.#done = true;
+    const p = this.#p;
+    if (p.accessLog.enabled) {
+      p.accessLog.log(
+        p.accessRecord('http/1.1', this.#head.method, this.#head.host ?? '-', this.#head.target, reply.status, round(performance.now() - this.#start), {
+          error: reply.code,
+          service,
+          route,
+          requestId: rc?.requestId,
+          traceId: rc?.trace.traceId,
+          spanId: rc?.trace.spanId,
+          client: this.#conn.socket.remoteAddress,
+        }),
+      );
+    }
+    this.#conn.requestDone(this, false);
+  }
+
+  #attempt(): void {
+    if (this.#done) return;
+    const d = this.#d!;
+    const c = d.cluster;
+    const limits = c.policy.breaker;
+    if (c.active >= limits.maxRequests) return this.#overflow('maxRequests');
+    if (c.pending >= limits.maxPendingRequests) return this.#overflow('maxPendingRequests');
+    const now = performance.now();
+    const st = c.pick(d.hash, this.#tried, now);
+    if (!st) {
+      const members = c.members();
+      return this.#fail(proxyError(503, 'WEFT-P003', `${c.key}: no healthy endpoint (${members} in the cluster)`, { cluster: c.key, endpoints: members }));
+    }
+    this.#tried.add(st);
+    this.#attempts++;
+    const isRetry = this.#attempts > 1;
+    if (isRetry) {
+      c.retriesActive++;
+      this.#p.metrics.retries.inc({ service: d.serviceId });
+    }
+    c.active++;
+    c.pending++;
+    st.outstanding++;
+    this.#state = st;
+    const a = new FastAttempt(this, st, now, isRetry);
+    this.#current = a;
+    a.start();
+  }
+
+  isCurrent(a: FastAttempt): boolean {
+    return this.#current === a;
+  }
+
+  attemptFailed(st: EndpointState, failure: Failure, err: Error & { code?: string }): void {
+    if (this.#done) return;
+    const d = this.#d!;
+    const c = d.cluster;
+    this.#p.upstreamStats(d.serviceId, st.ep.key, st.ep.version).failures.inc();
+    c.service.report(st, { kind: 'local-failure' }, c.policy.outlier, performance.now());
+    if (this.#canRetry(failure)) return this.#retry();
+    if (failure === 'timeout') return this.#timeout();
+    const status = failure === 'connect-failure' ? 503 : 502;
+    this.#fail(proxyError(status, 'WEFT-P005', `${st.ep.key}: ${failure} (${err.code ?? err.message})`, { cluster: c.key, endpoint: st.ep.key, failure, errno: err.code }));
+  }
+
+  /** The response head arrived: false when it is retried instead (the attempt drops its connection). */
+  attemptResponded(st: EndpointState, status: number, t0: number): boolean {
+    if (this.#done) return false;
+    const d = this.#d!;
+    const c = d.cluster;
+    const end = performance.now();
+    st.ewma.observe(end - t0, end);
+    this.#p.upstreamStats(d.serviceId, st.ep.key, st.ep.version).record(status, (end - t0) / 1000);
+    c.service.report(st, { kind: 'status', status }, c.policy.outlier, end);
+    this.#upstreamMs = end - t0;
+    if (this.#canRetry({ status })) {
+      this.#retry();
+      return false;
+    }
+    clearTimeout(this.#deadline);
+    return true;
+  }
+
+  #canRetry(what: { status: number } | Failure): boolean {
+    const d = this.#d!;
+    const r: RetryPolicy = d.retries;
+    if (this.#attempts > r.attempts) return false;
+    if (!retriable(r, what)) return false;
+    const c = d.cluster;
+    const budget = Math.max(this.#p.config.retryBudget.minConcurrency, (c.active * this.#p.config.retryBudget.percent) / 100);
+    if (c.retriesActive >= budget || c.retriesActive >= c.policy.breaker.maxRetries) {
+      this.#p.metrics.overflow.inc({ service: d.serviceId, limit: 'retryBudget' });
+      return false;
+    }
+    return true;
+  }
+
+  #retry(): void {
+    this.#current?.cancel();
+    this.#current = undefined;
+    setTimeout(() => this.#attempt(), retryBackoffMs(this.#attempts));
+  }
+
+  #overflow(limit: string): void {
+    const d = this.#d!;
+    const c = d.cluster;
+    this.#p.metrics.overflow.inc({ service: d.serviceId, limit });
+    this.#fail(proxyError(503, 'WEFT-P004', `${c.key}: ${limit} (${c.policy.breaker[limit as keyof typeof c.policy.breaker]}) reached`, { cluster: c.key, limit, active: c.active, pending: c.pending }));
+  }
+
+  #onDeadline(): void {
+    if (this.#done) return;
+    this.#current?.cancel();
+    this.#timeout();
+  }
+
+  #timeout(): void {
+    const d = this.#d!;
+    this.#p.metrics.timeouts.inc({ route: d.routeName, service: d.serviceId });
+    this.#fail(proxyError(504, 'WEFT-P006', `${d.cluster.key}: no response within ${d.timeoutMs}ms`, { cluster: d.cluster.key, timeoutMs: d.timeoutMs, attempts: this.#attempts }));
+  }
+
+  #fail(reply: ProxyErrorReply): void {
+    if (this.#done) return;
+    clearTimeout(this.#deadline);
+    this.#current?.cancel();
+    this.#conn.socket.write(errorBytes(reply, this.#rc!.requestId, this.clientClose));
+    this.finish(reply.status, undefined, reply.code, false);
+  }
+
+  /** The client went away before the response ended. */
+  clientClosed(): void {
+    if (this.#done) return;
+    this.#current?.cancel();
+    this.finish(499, 'client closed', undefined, true);
+  }
+
+  finish(status: number, problem: string | undefined, code: string | undefined, close: boolean): void {
+    if (this.#done) return;
+    this.#done = true;
+    clearTimeout(this.#deadline);
+    const p = this.#p;
+    if (this.#started) p.requestEnded();
+    const ms = performance.now() - this.#start;
+    const d = this.#d!;
+    d.stats.record(status, ms / 1000);
+    if (p.accessLog.enabled) {
+      const rc = this.#rc!;
+      const st = this.#state;
+      p.accessLog.log(
+        p.accessRecord(rc.protocol, rc.method, rc.authority, rc.path, status, round(ms), {
+          service: d.serviceId,
+          route: d.routeName,
+          endpoint: st?.ep.key,
+          version: st?.ep.version,
+          attempts: this.#attempts,
+          upstreamMs: this.#upstreamMs === undefined ? undefined : round(this.#upstreamMs),
+          bytesIn: this.#body?.length ?? 0,
+          bytesOut: this.bytesOut,
+          requestId: rc.requestId,
+          traceId: rc.trace.traceId,
+          spanId: rc.trace.spanId,
+          client: rc.client,
+          error: code ?? problem,
+          flags: d.delayMs > 0 ? 'delayed' : undefined,
+        }),
+      );
+    }
+    this.#conn.requestDone(this, close);
+  }
+}
+
+/** Where a response body ends. */
+const enum Framing {
+  None,
+  Length,
+  Chunked,
+  UntilClose,
+}
+
+/** One try on one endpoint over a pooled connection. */
+class FastAttempt {
+  #conn: UpstreamConnection | undefined;
+  #cancelWait: (() => void) | undefined;
+  #released = false;
+  #pending = true;
+  #cancelled = false;
+  #perTry: NodeJS.Timeout | undefined;
+  /** Response bytes before the head is whole. */
+  #buf: Buffer | undefined;
+  #resp: ResponseHead | undefined;
+  #framing = Framing.None;
+  #left = 0;
+  #chunks: ChunkedScanner | undefined;
+  #committed = false;
+  #gotBytes = false;
+  #redispatched = false;
+  #onDrain: (() => void) | undefined;
+
+  constructor(
+    private readonly r: FastRequest,
+    private readonly st: EndpointState,
+    private readonly t0: number,
+    private readonly isRetry: boolean,
+  ) {}
+
+  start(): void {
+    const r = this.r;
+    const d = r.decision;
+    const perTryMs = d.retries.perTryTimeoutMs;
+    if (perTryMs > 0) this.#perTry = setTimeout(() => this.#failed('timeout', Object.assign(new Error('per-try timeout'), { code: 'WEFT_PER_TRY_TIMEOUT' })), perTryMs);
+    this.#acquire();
+  }
+
+  #acquire(): void {
+    const r = this.r;
+    const pool = r.decision.cluster.raw.pool(this.st.ep, r.proxy.config.mode === 'sidecar' ? r.context.deliveryPort : undefined);
+    this.#cancelWait = pool.acquire((c) => this.#connected(c));
+  }
+
+  #connected(c: UpstreamConnection | Error): void {
+    this.#cancelWait = undefined;
+    if (this.#pending) {
+      this.#pending = false;
+      this.r.decision.cluster.pending--;
+    }
+    if (c instanceof Error) return this.#failed('connect-failure', c);
+    if (this.#cancelled) return c.release(true);
+    this.#conn = c;
+    c.user = { onData: (b) => this.#data(b), onClose: (e) => this.#upstreamClosed(c, e) };
+    c.write(this.r.upstreamBytes);
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    const c = this.r.decision.cluster;
+    if (this.#pending) {
+      this.#pending = false;
+      c.pending--;
+    }
+    c.active--;
+    this.st.outstanding--;
+    if (this.isRetry) c.retriesActive--;
+    clearTimeout(this.#perTry);
+  }
+
+  /** A retry, the deadline or the client leaving: drop this try (its connection is no longer in a known state). */
+  cancel(): void {
+    if (this.#cancelled) return;
+    this.#cancelled = true;
+    this.#cancelWait?.();
+    this.#cancelWait = undefined;
+    this.#dropConn();
+    this.#release();
+  }
+
+  #dropConn(): void {
+    const c = this.#conn;
+    this.#conn = undefined;
+    if (c) {
+      if (this.#onDrain) this.r.client.removeListener('drain', this.#onDrain);
+      c.destroy();
+    }
+  }
+
+  #failed(failure: Failure, err: Error & { code?: string }): void {
+    if (this.#cancelled) return;
+    this.#cancelled = true;
+    this.#cancelWait?.();
+    this.#dropConn();
+    this.#release();
+    if (this.#committed) {
+      this.r.client.destroy();
+      this.r.finish(this.#resp!.status, `upstream ${failure} mid-response`, undefined, true);
+      return;
+    }
+    if (this.r.isCurrent(this)) this.r.attemptFailed(this.st, failure, err);
+  }
+
+  #upstreamClosed(c: UpstreamConnection, err: (Error & { code?: string }) | undefined): void {
+    if (this.#cancelled || this.#conn !== c) return;
+    this.#conn = undefined;
+    if (this.#framing === Framing.UntilClose && this.#committed) return this.#complete(false);
+    // A kept-alive connection the upstream closed as the request went out (its idle timer won the race):
+    // nothing was answered, so an idempotent request goes again on a fresh connection, once (as undici does).
+    if (!this.#gotBytes && c.uses > 0 && !this.#redispatched && IDEMPOTENT.has(this.r.method)) {
+      this.#redispatched = true;
+      return this.#acquire();
+    }
+    this.#failed('reset', err ?? new Error('upstream closed'));
+  }
+
+  #data(chunk: Buffer): void {
+    if (this.#cancelled) return;
+    this.#gotBytes = true;
+    if (!this.#resp) {
+      const buf = this.#buf ? Buffer.concat([this.#buf, chunk]) : chunk;
+      let off = 0;
+      for (;;) {
+        const h = parseResponseHead(buf, off, MAX_RESPONSE_HEAD);
+        if (h.kind === 'incomplete') {
+          this.#buf = off === 0 ? buf : buf.subarray(off);
+          return;
+        }
+        if (h.kind === 'decline') return this.#failed('reset', Object.assign(new Error(`bad upstream response: ${h.why}`), { code: 'WEFT_BAD_RESPONSE' }));
+        off += h.head.headBytes;
+        if (h.head.status >= 200) {
+          this.#buf = undefined;
+          return this.#head(h.head, buf, off);
+        }
+        if (h.head.status === 101) return this.#failed('reset', Object.assign(new Error('unexpected upgrade'), { code: 'WEFT_BAD_RESPONSE' }));
+        // 1xx: informational, not relayed.
+        if (off >= buf.length) {
+          this.#buf = undefined;
+          return;
+        }
+      }
+    }
+    this.#body(chunk, 0);
+  }
+
+  #head(resp: ResponseHead, buf: Buffer, off: number): void {
+    clearTimeout(this.#perTry);
+    const r = this.r;
+    if (!r.attemptResponded(this.st, resp.status, this.t0)) {
+      // Retried: the FastRequest already cancelled this attempt (and dropped the connection).
+      return;
+    }
+    this.#resp = resp;
+    this.#committed = true;
+    const noBody = r.method === 'HEAD' || resp.status === 204 || resp.status === 304;
+    this.#framing = noBody ? Framing.None : resp.chunked ? Framing.Chunked : resp.contentLength >= 0 ? Framing.Length : Framing.UntilClose;
+    if (this.#framing === Framing.Length) this.#left = resp.contentLength;
+    if (this.#framing === Framing.Chunked) this.#chunks = new ChunkedScanner();
+    const closeClient = r.clientClose || this.#framing === Framing.UntilClose;
+    const headStr = this.#clientHead(resp, closeClient);
+    // Head and the body bytes that came with it leave in one write.
+    const n = this.#bodyBytes(buf, off, buf.length);
+    if (n < 0) return this.#failed('reset', Object.assign(new Error('bad chunked framing'), { code: 'WEFT_BAD_RESPONSE' }));
+    const hl = Buffer.byteLength(headStr, 'latin1');
+    const out = Buffer.allocUnsafe(hl + n);
+    out.write(headStr, 0, 'latin1');
+    buf.copy(out, hl, off, off + n);
+    r.bytesOut += n;
+    const flushed = r.client.write(out);
+    if (off + n < buf.length) this.#surplus = true;
+    this.#afterWrite(flushed);
+  }
+
+  #surplus = false;
+
+  /** How many bytes of buf[from..to) are body; -1 on a framing error. Updates the framing state. */
+  #bodyBytes(buf: Buffer, from: number, to: number): number {
+    switch (this.#framing) {
+      case Framing.None:
+        return 0;
+      case Framing.UntilClose:
+        return to - from;
+      case Framing.Length: {
+        const n = Math.min(this.#left, to - from);
+        this.#left -= n;
+        return n;
+      }
+      case Framing.Chunked:
+        return this.#chunks!.feed(buf, from, to);
+    }
+  }
+
+  #ended(): boolean {
+    switch (this.#framing) {
+      case Framing.None:
+        return true;
+      case Framing.UntilClose:
+        return false;
+      case Framing.Length:
+        return this.#left === 0;
+      case Framing.Chunked:
+        return this.#chunks!.done;
+    }
+  }
+
+  #body(chunk: Buffer, from: number): void {
+    const n = this.#bodyBytes(chunk, from, chunk.length);
+    if (n < 0) return this.#failed('reset', Object.assign(new Error('bad chunked framing'), { code: 'WEFT_BAD_RESPONSE' }));
+    if (from + n < chunk.length) this.#surplus = true;
+    this.r.bytesOut += n;
+    const flushed = n === 0 ? true : this.r.client.write(n === chunk.length ? chunk : chunk.subarray(from, from + n));
+    this.#afterWrite(flushed);
+  }
+
+  #afterWrite(flushed: boolean): void {
+    if (this.#ended()) return this.#complete(!this.#surplus);
+    if (!flushed && this.#conn) {
+      // Backpressure: stop reading the upstream until the client drains.
+      const conn = this.#conn;
+      conn.stream.pause();
+      if (!this.#onDrain) {
+        this.#onDrain = () => this.#conn?.stream.resume();
+        this.r.client.on('drain', this.#onDrain);
+      }
+    }
+  }
+
+  #complete(reusable: boolean): void {
+    const c = this.#conn;
+    this.#conn = undefined;
+    if (this.#onDrain) this.r.client.removeListener('drain', this.#onDrain);
+    this.#release();
+    this.#cancelled = true;
+    const resp = this.#resp!;
+    if (c) {
+      c.stream.resume();
+      c.release(reusable && !resp.close);
+    }
+    this.r.finish(resp.status, undefined, undefined, this.#framing === Framing.UntilClose);
+  }
+
+  /** The response head for the client: hop-by-hop headers out (chunked framing is kept: the body is relayed as is). */
+  #clientHead(resp: ResponseHead, close: boolean): string {
+    const raw = resp.raw;
+    const tokens = resp.connectionTokens;
+    const ops = this.r.decision.route?.responseHeaders;
+    let list: string[] = [];
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      const lower = name.length <= 19 ? name.toLowerCase() : name;
+      if (HOP_BY_HOP.has(lower) || (tokens.length && tokens.includes(lower.toLowerCase())) || lower === 'x-request-id') continue;
+      list.push(name, raw[i + 1]!);
+    }
+    list.push('x-request-id', this.r.context.requestId);
+    if (ops) list = editList(list, ops);
+    let s = `HTTP/1.1 ${resp.status} ${resp.reason}\r\n`;
+    for (let i = 0; i < list.length; i += 2) s += `${list[i]}: ${list[i + 1]}\r\n`;
+    if (this.#framing === Framing.Chunked) s += 'transfer-encoding: chunked\r\n';
+    if (close) s += 'connection: close\r\n';
+    return s + '\r\n';
+  }
+}

@@ -63,10 +63,14 @@ export class ServiceState {
     if (snap === this.#snapshot) return;
     this.#snapshot = snap;
     const next = new Map<string, EndpointState>();
+    let startRttMs: number | undefined;
     for (const ep of snap) {
       let st = this.states.get(ep.key);
       if (st) st.ep = ep;
-      else st = new EndpointState(ep, this.config.ewma.decayMs, this.config.ewma.defaultRttMs, now);
+      else {
+        startRttMs ??= EndpointState.startingRttMs(this.states.values(), this.config.ewma.defaultRttMs, now);
+        st = new EndpointState(ep, this.config.ewma.decayMs, startRttMs, now);
+      }
       next.set(ep.key, st);
     }
     this.states.clear();

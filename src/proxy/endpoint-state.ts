@@ -9,6 +9,8 @@ export class PeakEwma {
   /** Estimated round trip (ms). */
   #cost: number;
   #stamp: number;
+  /** True once a real response time was observed (not just the starting guess). */
+  measured = false;
   constructor(
     readonly decayMs: number,
     defaultMs: number,
@@ -21,7 +23,11 @@ export class PeakEwma {
   observe(rttMs: number, now: number): void {
     const elapsed = Math.max(0, now - this.#stamp);
     this.#stamp = now;
-    if (rttMs > this.#cost) this.#cost = rttMs;
+    if (!this.measured) {
+      // The first sample replaces the starting guess instead of blending with it.
+      this.measured = true;
+      this.#cost = rttMs;
+    } else if (rttMs > this.#cost) this.#cost = rttMs;
     else {
       const decay = Math.exp(-elapsed / this.decayMs);
       this.#cost = this.#cost * decay + rttMs * (1 - decay);
@@ -55,6 +61,24 @@ export class EndpointState {
   constructor(ep: ProxyEndpoint, ewmaDecayMs: number, defaultRttMs: number, now: number) {
     this.ep = ep;
     this.ewma = new PeakEwma(ewmaDecayMs, defaultRttMs, now);
+  }
+
+  /**
+   * Starting latency guess for an endpoint that joins `peers`: their mean measured
+   * estimate, so a new instance competes at once instead of waiting for a
+   * pessimistic default to decay (30 ms against a 1 ms peer took ≈ 35 s), and is
+   * not free either (a zero cost would draw every request until it answered).
+   * `defaultRttMs` when no peer was measured yet.
+   */
+  static startingRttMs(peers: Iterable<EndpointState>, defaultRttMs: number, now: number): number {
+    let sum = 0;
+    let n = 0;
+    for (const p of peers) {
+      if (!p.ewma.measured) continue;
+      sum += p.ewma.cost(now);
+      n++;
+    }
+    return n === 0 ? defaultRttMs : sum / n;
   }
 
   ejected(now: number): boolean {

@@ -307,6 +307,21 @@ describe('outlier detection and balancing', () => {
     assert.ok(e.cost(5000) < 1, 'idle decays toward 0 so the endpoint gets tried again');
   });
 
+  test('peak EWMA: the first sample replaces the guess; a new endpoint starts at its measured peers\' mean', () => {
+    const e = new PeakEwma(10_000, 30, 0);
+    assert.equal(e.measured, false);
+    e.observe(1, 0);
+    assert.equal(e.measured, true);
+    assert.equal(e.cost(0), 1, 'not blended with the 30 ms guess');
+    const a = new EndpointState(endpoint('a'), 10_000, 30, 0);
+    const b = new EndpointState(endpoint('b'), 10_000, 30, 0);
+    const fresh = new EndpointState(endpoint('c'), 10_000, 30, 0);
+    assert.equal(EndpointState.startingRttMs([a, b], 30, 0), 30, 'nobody measured: the default');
+    a.ewma.observe(1, 0);
+    b.ewma.observe(3, 0);
+    assert.equal(EndpointState.startingRttMs([a, b, fresh], 30, 0), 2, 'unmeasured peers do not count');
+  });
+
   test('smooth weighted round robin interleaves by weight', () => {
     const rr = new RoundRobinBalancer();
     const list = [new EndpointState(endpoint('a', 5), 1, 1, 0), new EndpointState(endpoint('b', 1), 1, 1, 0), new EndpointState(endpoint('c', 1), 1, 1, 0)];

@@ -15,6 +15,7 @@
 // bytes, unsent bytes.
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
+import { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { WeftError, type ErrorCode } from '../errors.js';
@@ -178,7 +179,11 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
     const tick = Math.max(5, Math.min(options.keepaliveIntervalMs, options.keepaliveTimeoutMs) / 2);
     this.keepalive = setInterval(() => this.keepaliveTick(), tick);
     this.keepalive.unref();
-    if (hs.rest.length > 0) this.onData(hs.rest);
+    // A net.Socket hands over a fresh Buffer per read that nobody else holds: received
+    // DATA is copied back into it (see onData_). Other Duplexes may pass on buffers
+    // their writer reuses, so their DATA goes to a separate receive buffer.
+    this.ownsChunks = socket instanceof Socket;
+    if (hs.rest.length > 0) this.receive(hs.rest, false);
     socket.resume();
   }
 
@@ -607,14 +612,26 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
     const frames = Math.ceil(this.o.maxFlushBytes / 512) + 64;
     return this.o.maxFlushBytes + 64 * 1024 + frames * FRAME_HEADER_SIZE + (Math.ceil(this.o.maxFlushBytes / 8192) + 8) * (RECORD_HEADER_SIZE + 16);
   }
-  /** Where received DATA is copied out of kernel memory (streams hold slices of it). */
+  /** Where received DATA is copied out of kernel memory when the read chunk cannot take it (streams hold slices of it). */
   private rx = Buffer.allocUnsafe(0);
   private rxOff = 0;
+  /** The socket's chunks are ours to overwrite (a net.Socket: a fresh Buffer per read). */
+  private readonly ownsChunks: boolean;
+  /** The chunk being fed when owned, and where the next DATA payload goes in it. */
+  private rxChunk: Buffer | null = null;
+  private rxCursor = 0;
+  /** Offset in rxChunk just past the record being parsed (-1: it was not whole in the chunk). */
+  private recordEnd = -1;
 
-  private readonly onData = (chunk: Buffer) => {
+  private readonly onData = (chunk: Buffer) => this.receive(chunk, this.ownsChunks);
+
+  private receive(chunk: Buffer, owned: boolean): void {
     if (this.state === State.CLOSED) return;
     this.lastReceived = performance.now();
+    this.rxChunk = owned ? chunk : null;
+    this.rxCursor = 0;
     const fed = this.opener.feed(chunk, this.onPlain);
+    this.rxChunk = null;
     if (this.inboxes.length > 0) this.deliver();
     if (!fed) {
       if (this.dead) return;
@@ -628,7 +645,8 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
   };
 
   /** Parses the frames of one record's plaintext; false stops the opener (session closed). */
-  private readonly onPlain = (plain: Buffer): boolean => {
+  private readonly onPlain = (plain: Buffer, recordEnd: number): boolean => {
+    this.recordEnd = recordEnd;
     const end = plain.length;
     let p = 0;
     while (p < end) {
@@ -734,24 +752,36 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
       this.creditSession(n);
       return this.resetStream(s, TunnelErrorCode.FLOW_CONTROL_ERROR, 'peer sent beyond the stream window');
     }
-    // The plaintext is a view of kernel memory: copy the payload out now, into the
-    // receive buffer, next to this stream's previous piece when it came just before.
+    // The plaintext is a view of kernel memory: copy the payload out now. Into the
+    // socket's read chunk when we own it and the record lay whole in it: its
+    // ciphertext is spent, and payloads are packed from the chunk's start (each is
+    // shorter than its record), so no receive buffer is allocated and one stream's
+    // payloads of one read are contiguous. Otherwise into the receive buffer.
     // Pieces are held until the end of this socket read: one chunk per stream per
     // read, so a consumer makes one write (one syscall) for several records.
-    if (this.rxOff + n > this.rx.length) {
-      this.rx = Buffer.allocUnsafe(Math.max(RX_BUFFER, n));
-      this.rxOff = 0;
+    let copy: Buffer;
+    const rc = this.rxChunk;
+    if (rc !== null && this.recordEnd >= 0 && this.rxCursor + n <= this.recordEnd) {
+      rc.set(piece, this.rxCursor);
+      copy = rc.subarray(this.rxCursor, this.rxCursor + n);
+      this.rxCursor += n;
+    } else {
+      if (this.rxOff + n > this.rx.length) {
+        this.rx = Buffer.allocUnsafe(Math.max(RX_BUFFER, n));
+        this.rxOff = 0;
+      }
+      this.rx.set(piece, this.rxOff);
+      copy = this.rx.subarray(this.rxOff, this.rxOff + n);
+      this.rxOff += n;
     }
-    this.rx.set(piece, this.rxOff);
-    const copy = this.rx.subarray(this.rxOff, this.rxOff + n);
-    this.rxOff += n;
     if (s.inbox === null) {
       s.inbox = [copy];
       this.inboxes.push(s);
     } else {
+      // Next to this stream's previous piece: one slice.
       const last = s.inbox[s.inbox.length - 1]!;
       if (last.buffer === copy.buffer && last.byteOffset + last.length === copy.byteOffset) {
-        s.inbox[s.inbox.length - 1] = this.rx.subarray(last.byteOffset - this.rx.byteOffset, this.rxOff);
+        s.inbox[s.inbox.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + n);
       } else s.inbox.push(copy);
     }
     s.inboxBytes += n;

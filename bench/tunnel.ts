@@ -274,7 +274,7 @@ function cpuSeconds(c: ChildProcess): number {
   }
 }
 
-/** Relay CPU per GB moved in each 1-stream bulk run, per relay process (first hop, second hop). */
+/** Relay CPU per GB moved in each bulk run, per relay process (first hop, second hop), by `<row>/<streams>`. */
 const relayCpu = new Map<string, number[][]>();
 
 /** Sends `bytes` on each of `streams` streams at once; MB/s from first byte to the sink's last count. */
@@ -300,10 +300,11 @@ async function bulk(row: Row, bytes: number, streams: number): Promise<number> {
   const seconds = (performance.now() - started) / 1000;
   const expected = Math.ceil(per / C.chunk) * C.chunk + 0;
   for (const n of counts) if (n !== expected) throw new Error(`${row.name}: the sink counted ${n} bytes, not ${expected}`);
-  if (relays.length > 0 && streams === 1) {
-    const list = relayCpu.get(row.name) ?? [];
+  if (relays.length > 0) {
+    const key = `${row.name}/${streams}`;
+    const list = relayCpu.get(key) ?? [];
     list.push(relays.map((c, i) => (cpuSeconds(c) - cpu0[i]!) / ((expected * streams) / 1e9)));
-    relayCpu.set(row.name, list);
+    relayCpu.set(key, list);
   }
   return (expected * streams) / seconds / 1e6;
 }
@@ -447,13 +448,16 @@ export async function run(): Promise<void> {
     }
     const table = rows.map((r) => {
       const s = samples.get(r.name)!;
-      const cpu = relayCpu.get(r.name);
-      return { name: r.name, bulk1MBs: median(s.one), bulk16MBs: median(s.many), rttP50us: median(s.p50), rttP99us: median(s.p99), relayCpuSecondsPerGB: cpu ? cpu[0]!.map((_, i) => median(cpu.map((x) => x[i]!))) : null, samples: s };
+      const cpu = (n: number) => {
+        const runs = relayCpu.get(`${r.name}/${n}`);
+        return runs ? runs[0]!.map((_, i) => median(runs.map((x) => x[i]!))) : null;
+      };
+      return { name: r.name, bulk1MBs: median(s.one), bulk16MBs: median(s.many), rttP50us: median(s.p50), rttP99us: median(s.p99), relayCpuSecondsPerGB: cpu(1), relayCpuSecondsPerGB16: cpu(C.parallel), samples: s };
     });
     printGrid(
       `tunnel: loopback, same generator and sink (bulk ${C.bulkBytes >> 20} MiB per run, ${C.roundTrips} round trips, median of ${C.rounds} rounds)`,
-      ['path', 'bulk 1 stream MB/s', `bulk ${C.parallel} streams MB/s`, 'RTT p50 µs', 'RTT p99 µs', 'relay CPU s/GB, 1st + 2nd hop (1 stream)'],
-      table.map((t) => [t.name, t.bulk1MBs.toFixed(0), t.bulk16MBs.toFixed(0), t.rttP50us.toFixed(0), t.rttP99us.toFixed(0), t.relayCpuSecondsPerGB === null ? '-' : t.relayCpuSecondsPerGB.map((x) => x.toFixed(2)).join(' + ')]),
+      ['path', 'bulk 1 stream MB/s', `bulk ${C.parallel} streams MB/s`, 'RTT p50 µs', 'RTT p99 µs', 'relay CPU s/GB 1 stream (hop 1 + 2)', `relay CPU s/GB ${C.parallel} streams`],
+      table.map((t) => [t.name, t.bulk1MBs.toFixed(0), t.bulk16MBs.toFixed(0), t.rttP50us.toFixed(0), t.rttP99us.toFixed(0), ...[t.relayCpuSecondsPerGB, t.relayCpuSecondsPerGB16].map((c) => (c === null ? '-' : c.map((x) => x.toFixed(2)).join(' + ')))]),
     );
     for (const [name, why] of Object.entries(skipped)) process.stdout.write(`  (${name} skipped: ${why})\n`);
     results.paths = table;

@@ -15,7 +15,7 @@
 // skipped with a message if that fails). Results: bench/results/tunnel.json.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -31,6 +31,16 @@ import { acceptTunnel, connectTunnel, generateIdentity } from '../src/tunnel/ind
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const SINK = fileURLToPath(new URL('./tunnel-sink.js', import.meta.url));
 const scale = Math.min(1, Number(process.env.WEFT_BENCH_TIME ?? 300) / 300);
+/**
+ * WEFT_TUNNEL_ROWS=tcp,tls,stunnel,spiped,weft picks rows (default: all); with the
+ * weft row left out there is no memory measure, with WEFT_TUNNEL_PARTS=paths only the
+ * path table runs (no memory, no handshakes), with WEFT_TUNNEL_PARTS=bulk1 (or bulk16, rtt)
+ * only that phase of it — for profiling and quick comparisons.
+ */
+const ROWS = new Set((process.env.WEFT_TUNNEL_ROWS ?? 'tcp,tls,stunnel,spiped,weft').split(',').map((x) => x.trim()));
+const PARTS = new Set((process.env.WEFT_TUNNEL_PARTS ?? 'paths,memory,handshakes').split(',').map((x) => x.trim()));
+/** Extra node flags for the agents, e.g. WEFT_TUNNEL_AGENT_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const AGENT_FLAGS = (process.env.WEFT_TUNNEL_AGENT_FLAGS ?? '').split(' ').filter(Boolean);
 const C = {
   bulkBytes: Math.max(32, Math.round(256 * scale)) << 20,
   chunk: 64 << 10,
@@ -47,6 +57,8 @@ interface Row {
   /** A stream to the sink, with the mode byte already sent. */
   open(mode: 'B' | 'E'): Promise<Socket>;
   stop(): Promise<void>;
+  /** The processes between generator and sink (stunnel, spiped, weft agents): their CPU per byte is reported. */
+  relays?: ChildProcess[];
 }
 
 const procs: ChildProcess[] = [];
@@ -173,7 +185,7 @@ async function stunnelPair(): Promise<Row | string> {
   const a = track(spawn('stunnel4', [server], { stdio: ['ignore', 'ignore', 'pipe'] }));
   const b = track(spawn('stunnel4', [client], { stdio: ['ignore', 'ignore', 'pipe'] }));
   await Promise.all([waitForPort(back), waitForPort(front)]);
-  return { name: 'stunnel4 pair', open: (m) => tcpOpen(front, m), stop: async () => void (await Promise.all([stopChild(a), stopChild(b), stopChild(sink.child)])) };
+  return { name: 'stunnel4 pair', relays: [a, b], open: (m) => tcpOpen(front, m), stop: async () => void (await Promise.all([stopChild(a), stopChild(b), stopChild(sink.child)])) };
 }
 
 async function spipedPair(): Promise<Row | string> {
@@ -185,7 +197,7 @@ async function spipedPair(): Promise<Row | string> {
   const d = track(spawn('spiped', ['-F', '-d', '-s', `[127.0.0.1]:${back}`, '-t', `[127.0.0.1]:${sink.port}`, '-k', key, '-n', '64'], { stdio: ['ignore', 'ignore', 'pipe'] }));
   const e = track(spawn('spiped', ['-F', '-e', '-s', `[127.0.0.1]:${front}`, '-t', `[127.0.0.1]:${back}`, '-k', key, '-n', '64'], { stdio: ['ignore', 'ignore', 'pipe'] }));
   await Promise.all([waitForPort(back), waitForPort(front)]);
-  return { name: 'spiped pair', open: (m) => tcpOpen(front, m), stop: async () => void (await Promise.all([stopChild(d), stopChild(e), stopChild(sink.child)])) };
+  return { name: 'spiped pair', relays: [d, e], open: (m) => tcpOpen(front, m), stop: async () => void (await Promise.all([stopChild(d), stopChild(e), stopChild(sink.child)])) };
 }
 
 interface WeftAgents {
@@ -201,7 +213,7 @@ async function startWeftAgent(name: string, config: Record<string, unknown>, exp
   const file = join(d, 'agent.yaml');
   writeFileSync(file, stringify({ socketRoot: join(d, 's'), admin: { host: '127.0.0.1', port: 0 }, meshlets: { paths: [join(d, 'meshlets')], watch: false }, ...config }));
   const env = { ...process.env, ...(expose ? { NODE_OPTIONS: '--expose-gc' } : {}) };
-  return spawnReady(process.execPath, [CLI, 'agent', '--config', file], (l) => l.msg === 'agent ready', env);
+  return spawnReady(process.execPath, [...AGENT_FLAGS, CLI, 'agent', '--config', file], (l) => l.msg === 'agent ready', env);
 }
 
 async function weftPair(): Promise<WeftAgents> {
@@ -243,7 +255,7 @@ async function weftPair(): Promise<WeftAgents> {
     return s;
   };
   return {
-    row: { name: 'weft agent A → B', open, stop: async () => void (await Promise.all([stopChild(a.child), stopChild(b.child), stopChild(sink.child)])) },
+    row: { name: 'weft agent A → B', relays: [a.child, b.child], open, stop: async () => void (await Promise.all([stopChild(a.child), stopChild(b.child), stopChild(sink.child)])) },
     admin: { a: String(a.line.admin), b: String(b.line.admin) },
     clientSocket,
   };
@@ -251,8 +263,24 @@ async function weftPair(): Promise<WeftAgents> {
 
 // ---------------------------------------------------------------- the traffic
 
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
+function cpuSeconds(c: ChildProcess): number {
+  try {
+    const f = readFileSync(`/proc/${c.pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
+
+/** Relay CPU per GB moved in each bulk run, per relay process (first hop, second hop), by `<row>/<streams>`. */
+const relayCpu = new Map<string, number[][]>();
+
 /** Sends `bytes` on each of `streams` streams at once; MB/s from first byte to the sink's last count. */
 async function bulk(row: Row, bytes: number, streams: number): Promise<number> {
+  const relays = row.relays ?? [];
+  const cpu0 = relays.map(cpuSeconds);
   const block = randomBytes(C.chunk);
   const sockets = await Promise.all(Array.from({ length: streams }, () => row.open('B')));
   const per = Math.floor(bytes / streams);
@@ -272,6 +300,12 @@ async function bulk(row: Row, bytes: number, streams: number): Promise<number> {
   const seconds = (performance.now() - started) / 1000;
   const expected = Math.ceil(per / C.chunk) * C.chunk + 0;
   for (const n of counts) if (n !== expected) throw new Error(`${row.name}: the sink counted ${n} bytes, not ${expected}`);
+  if (relays.length > 0) {
+    const key = `${row.name}/${streams}`;
+    const list = relayCpu.get(key) ?? [];
+    list.push(relays.map((c, i) => (cpuSeconds(c) - cpu0[i]!) / ((expected * streams) / 1e9)));
+    relayCpu.set(key, list);
+  }
   return (expected * streams) / seconds / 1e6;
 }
 
@@ -301,7 +335,9 @@ async function roundTrips(row: Row): Promise<{ p50: number; p99: number }> {
 }
 
 const progress = (msg: string) => process.stderr.write(`bench tunnel: ${msg}\n`);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]) => (xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!);
+/** A path phase runs with 'paths', or alone when named (WEFT_TUNNEL_PARTS=bulk1, bulk16, rtt). */
+const phase = (name: 'bulk1' | 'bulk16' | 'rtt') => PARTS.has('paths') || PARTS.has(name);
 
 // ---------------------------------------------------------------- handshakes and memory
 
@@ -379,8 +415,9 @@ export async function run(): Promise<void> {
     const rows: Row[] = [];
     const skipped: Record<string, string> = {};
     progress('starting the paths');
-    rows.push(await plainTcp());
-    for (const [name, make] of [['node tls 1.3', nodeTls], ['stunnel4 pair', stunnelPair], ['spiped pair', spipedPair]] as const) {
+    if (ROWS.has('tcp')) rows.push(await plainTcp());
+    for (const [key, name, make] of [['tls', 'node tls 1.3', nodeTls], ['stunnel', 'stunnel4 pair', stunnelPair], ['spiped', 'spiped pair', spipedPair]] as const) {
+      if (!ROWS.has(key)) continue;
       const r = await make();
       if (typeof r === 'string') {
         skipped[name] = r;
@@ -388,9 +425,11 @@ export async function run(): Promise<void> {
       } else rows.push(r);
       progress(`${name} ready`);
     }
-    const weft = await weftPair();
-    rows.push(weft.row);
-    progress('weft agents ready');
+    const weft = ROWS.has('weft') ? await weftPair() : null;
+    if (weft) {
+      rows.push(weft.row);
+      progress('weft agents ready');
+    }
 
     const samples = new Map<string, { one: number[]; many: number[]; p50: number[]; p99: number[] }>();
     for (const r of rows) samples.set(r.name, { one: [], many: [], p50: [], p99: [] });
@@ -398,33 +437,41 @@ export async function run(): Promise<void> {
       for (const r of rows) {
         const s = samples.get(r.name)!;
         progress(`round ${round + 1}: ${r.name}`);
-        s.one.push(await bulk(r, C.bulkBytes, 1));
-        s.many.push(await bulk(r, C.bulkBytes, C.parallel));
-        const rt = await roundTrips(r);
-        s.p50.push(rt.p50);
-        s.p99.push(rt.p99);
+        if (phase('bulk1')) s.one.push(await bulk(r, C.bulkBytes, 1));
+        if (phase('bulk16')) s.many.push(await bulk(r, C.bulkBytes, C.parallel));
+        if (phase('rtt')) {
+          const rt = await roundTrips(r);
+          s.p50.push(rt.p50);
+          s.p99.push(rt.p99);
+        }
       }
     }
     const table = rows.map((r) => {
       const s = samples.get(r.name)!;
-      return { name: r.name, bulk1MBs: median(s.one), bulk16MBs: median(s.many), rttP50us: median(s.p50), rttP99us: median(s.p99), samples: s };
+      const cpu = (n: number) => {
+        const runs = relayCpu.get(`${r.name}/${n}`);
+        return runs ? runs[0]!.map((_, i) => median(runs.map((x) => x[i]!))) : null;
+      };
+      return { name: r.name, bulk1MBs: median(s.one), bulk16MBs: median(s.many), rttP50us: median(s.p50), rttP99us: median(s.p99), relayCpuSecondsPerGB: cpu(1), relayCpuSecondsPerGB16: cpu(C.parallel), samples: s };
     });
     printGrid(
       `tunnel: loopback, same generator and sink (bulk ${C.bulkBytes >> 20} MiB per run, ${C.roundTrips} round trips, median of ${C.rounds} rounds)`,
-      ['path', 'bulk 1 stream MB/s', `bulk ${C.parallel} streams MB/s`, 'RTT p50 µs', 'RTT p99 µs'],
-      table.map((t) => [t.name, t.bulk1MBs.toFixed(0), t.bulk16MBs.toFixed(0), t.rttP50us.toFixed(0), t.rttP99us.toFixed(0)]),
+      ['path', 'bulk 1 stream MB/s', `bulk ${C.parallel} streams MB/s`, 'RTT p50 µs', 'RTT p99 µs', 'relay CPU s/GB 1 stream (hop 1 + 2)', `relay CPU s/GB ${C.parallel} streams`],
+      table.map((t) => [t.name, t.bulk1MBs.toFixed(0), t.bulk16MBs.toFixed(0), t.rttP50us.toFixed(0), t.rttP99us.toFixed(0), ...[t.relayCpuSecondsPerGB, t.relayCpuSecondsPerGB16].map((c) => (c === null ? '-' : c.map((x) => x.toFixed(2)).join(' + ')))]),
     );
     for (const [name, why] of Object.entries(skipped)) process.stdout.write(`  (${name} skipped: ${why})\n`);
     results.paths = table;
     results.skipped = skipped;
 
-    const memory = await idleStreamMemory(weft, C.idleStreams);
-    printGrid('agent memory per idle stream (A: client socket + splice + tunnel stream; B: tunnel stream + splice + server socket)', ['measure', 'value'], Object.entries(memory).map(([k, v]) => [k, v.toFixed(0)]));
-    results.idleStreamMemory = memory;
+    const memory = weft && PARTS.has('memory') ? await idleStreamMemory(weft, C.idleStreams) : null;
+    if (memory) {
+      printGrid('agent memory per idle stream (A: client socket + splice + tunnel stream; B: tunnel stream + splice + server socket)', ['measure', 'value'], Object.entries(memory).map(([k, v]) => [k, v.toFixed(0)]));
+      results.idleStreamMemory = memory;
+    }
 
     const stunnel = table.find((t) => t.name === 'stunnel4 pair');
-    const w = table.find((t) => t.name === weft.row.name)!;
-    if (stunnel) {
+    const w = weft ? table.find((t) => t.name === weft.row.name) : undefined;
+    if (stunnel && w && memory) {
       results.targets = {
         'weft bulk 1 stream ≥ stunnel4': w.bulk1MBs >= stunnel.bulk1MBs,
         'weft bulk 16 streams ≥ stunnel4': w.bulk16MBs >= stunnel.bulk16MBs,
@@ -438,13 +485,16 @@ export async function run(): Promise<void> {
     }
     for (const r of rows) await r.stop();
 
-    results.handshakes = await handshakeRates();
-    printGrid('handshakes', ['measure', 'per second'], Object.entries(results.handshakes as Record<string, number>).map(([k, v]) => [k, v.toFixed(0)]));
+    if (PARTS.has('handshakes')) {
+      results.handshakes = await handshakeRates();
+      printGrid('handshakes', ['measure', 'per second'], Object.entries(results.handshakes as Record<string, number>).map(([k, v]) => [k, v.toFixed(0)]));
+    }
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await Promise.all(procs.map(stopChild));
     rmSync(dir, { recursive: true, force: true });
   }
-  writeResults('tunnel', results);
+  // A partial run (rows or parts picked) does not replace the full results.
+  writeResults(ROWS.size === 5 && PARTS.size === 3 ? 'tunnel' : 'tunnel-partial', results);
 }

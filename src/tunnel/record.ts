@@ -14,8 +14,8 @@
 // Both directions use the WebAssembly AEAD kernel in place: the sender writes
 // a record's frames straight into the kernel's I/O region (session.ts), seals
 // there and copies the record once into the outgoing buffer; the receiver
-// opens each record with one openInto call into a fresh Buffer whose slices
-// become the streams' chunks.
+// opens each record in place in the kernel's memory and the session copies
+// the DATA payloads out once, into the socket's read chunk (session.ts).
 import { aeadKernel, AEAD_TAG_LENGTH, type AeadKernel } from '../kernel/aead.js';
 import { rekey } from './noise.js';
 import { MAX_RECORD_PLAINTEXT, MAX_RECORD_SEALED, RECORD_FLAG_KEY_UPDATE, RECORD_HEADER_SIZE } from './options.js';
@@ -138,6 +138,13 @@ export enum RecordError {
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * Receives each record's plaintext (return false to stop). `end` is the offset in
+ * the fed chunk just past the record when the record lay whole in that chunk (the
+ * chunk's bytes before `end` are no longer needed), else -1.
+ */
+export type RecordSink = (plain: Buffer, end: number) => boolean;
+
+/**
  * Splits an incoming byte stream into records and opens them in order. Holds at
  * most one partial record (≤ MAX_RECORD_SEALED bytes) between chunks.
  */
@@ -190,8 +197,12 @@ export class RecordOpener {
     return RecordError.NONE;
   }
 
-  /** Opens one whole sealed record; hands the plaintext to sink. */
-  private open(sealed: Uint8Array, aad: Uint8Array, sink: (plain: Buffer) => boolean): boolean {
+  /**
+   * Opens one whole sealed record; hands the plaintext to sink, with `end`: the
+   * offset in the chunk just past this record when it came whole from the chunk
+   * being fed (its bytes there are free once opened), else -1.
+   */
+  private open(sealed: Uint8Array, aad: Uint8Array, sink: RecordSink, end: number): boolean {
     const n = sealed.length - AEAD_TAG_LENGTH;
     const s = this.state;
     let out: Buffer;
@@ -211,7 +222,7 @@ export class RecordOpener {
     s.advance();
     this.need = 0;
     // The sink first: REKEY runs the kernel, which would clobber a transient plaintext.
-    const go = n === 0 ? true : sink(out);
+    const go = n === 0 ? true : sink(out, end);
     if (this.flags & RECORD_FLAG_KEY_UPDATE) s.rekey();
     return go;
   }
@@ -221,7 +232,7 @@ export class RecordOpener {
    * to stop). Returns false when it stopped: on a record error (see `error`) or because
    * sink asked to.
    */
-  feed(chunk: Uint8Array, sink: (plain: Buffer) => boolean): boolean {
+  feed(chunk: Uint8Array, sink: RecordSink): boolean {
     if (this.error !== RecordError.NONE) return false;
     this.bytes += chunk.length;
     let p = 0;
@@ -249,7 +260,7 @@ export class RecordOpener {
       if (this.partialHave === 0 && end - p >= this.need) {
         const sealed = chunk.subarray(p, p + this.need);
         p += this.need;
-        if (!this.open(sealed, this.header, sink)) return false;
+        if (!this.open(sealed, this.header, sink, p)) return false;
         continue;
       }
       if (!this.partial) this.partial = Buffer.allocUnsafe(MAX_RECORD_SEALED);
@@ -260,7 +271,7 @@ export class RecordOpener {
       if (this.partialHave < this.need) return true;
       const sealed = this.partial.subarray(0, this.need);
       this.partialHave = 0;
-      if (!this.open(sealed, this.header, sink)) return false;
+      if (!this.open(sealed, this.header, sink, -1)) return false;
     }
     return true;
   }

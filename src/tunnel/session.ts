@@ -6,7 +6,7 @@
 // RST, PING, PONG, GOAWAY, ACCEPT), are collected until the next tick; one
 // flush then writes frames straight into the AEAD kernel's I/O region, seals
 // each full record in place, copies it once into one outgoing buffer and makes
-// one socket write. Streams take turns a frame at a time (round robin).
+// one socket write. Streams take turns (round robin) of up to 64 KiB each.
 //
 // Receiving: records are opened in order (record.ts), frames are parsed from
 // the plaintext — they may straddle records — and DATA payloads are pushed to
@@ -15,6 +15,7 @@
 // bytes, unsent bytes.
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
+import { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { WeftError, type ErrorCode } from '../errors.js';
@@ -64,6 +65,8 @@ export interface OpenStreamOptions {
 }
 
 const SESSION_DATA_MIN_FRAGMENT = 1024;
+/** Most DATA bytes a stream sends per round-robin turn (several frames back to back). */
+const STREAM_QUANTUM = 64 << 10;
 /** Size of each receive buffer DATA payloads are copied into. */
 const RX_BUFFER = 256 << 10;
 /** Outgoing buffers kept for reuse per session. */
@@ -178,7 +181,11 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
     const tick = Math.max(5, Math.min(options.keepaliveIntervalMs, options.keepaliveTimeoutMs) / 2);
     this.keepalive = setInterval(() => this.keepaliveTick(), tick);
     this.keepalive.unref();
-    if (hs.rest.length > 0) this.onData(hs.rest);
+    // A net.Socket hands over a fresh Buffer per read that nobody else holds: received
+    // DATA is copied back into it (see onData_). Other Duplexes may pass on buffers
+    // their writer reuses, so their DATA goes to a separate receive buffer.
+    this.ownsChunks = socket instanceof Socket;
+    if (hs.rest.length > 0) this.receive(hs.rest, false);
     socket.resume();
   }
 
@@ -510,31 +517,46 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
           s.flags &= ~StreamFlag.QUEUED;
           continue;
         }
-        let want = Math.min(s.pending, s.sendWindow, this.sendWindow, maxFrame, budget);
-        if (want <= 0) {
+        // A turn is up to STREAM_QUANTUM of this stream, in frames back to back: the
+        // receiver then finds one run per stream in a read (one slice, one write on
+        // its side) instead of a frame of each stream in turn.
+        let quantum = STREAM_QUANTUM;
+        let full = false;
+        while (quantum > 0) {
+          let want = Math.min(s.pending, s.sendWindow, this.sendWindow, maxFrame, budget, quantum);
+          if (want <= 0) break;
+          // Don't cut a frame into a sliver at the end of a record: start a new one.
+          let fit = MAX_RECORD_PLAINTEXT - rec - FRAME_HEADER_SIZE;
+          if (fit < Math.min(want, SESSION_DATA_MIN_FRAGMENT)) {
+            closeRecord();
+            fit = MAX_RECORD_PLAINTEXT - FRAME_HEADER_SIZE;
+          }
+          want = Math.min(want, fit);
+          if (!room(FRAME_HEADER_SIZE + want)) {
+            full = true;
+            break;
+          }
+          encodeFrameHeaderInto(io, rec, FrameType.DATA, 0, s.id, want, maxFrame);
+          rec += FRAME_HEADER_SIZE;
+          this.copyOut(s, io, rec, want);
+          rec += want;
+          quantum -= want;
+          budget -= want;
+          s.sendWindow -= want;
+          this.sendWindow -= want;
+          this.pendingData -= want;
+          this.counters.dataSent += want;
+        }
+        if (quantum === STREAM_QUANTUM) {
+          // Nothing sent: no window (the stream waits for WINDOW_UPDATE), or the buffer is full.
+          if (full) {
+            budget = 0;
+            break;
+          }
           s.flags &= ~StreamFlag.QUEUED;
           continue;
         }
-        // Don't cut a frame into a sliver at the end of a record: start a new one.
-        let fit = MAX_RECORD_PLAINTEXT - rec - FRAME_HEADER_SIZE;
-        if (fit < Math.min(want, SESSION_DATA_MIN_FRAGMENT)) {
-          closeRecord();
-          fit = MAX_RECORD_PLAINTEXT - FRAME_HEADER_SIZE;
-        }
-        want = Math.min(want, fit);
-        if (!room(FRAME_HEADER_SIZE + want)) {
-          budget = 0;
-          break;
-        }
-        encodeFrameHeaderInto(io, rec, FrameType.DATA, 0, s.id, want, maxFrame);
-        rec += FRAME_HEADER_SIZE;
-        this.copyOut(s, io, rec, want);
-        rec += want;
-        budget -= want;
-        s.sendWindow -= want;
-        this.sendWindow -= want;
-        this.pendingData -= want;
-        this.counters.dataSent += want;
+        if (full) budget = 0;
         if (s.pending === 0) {
           s.flags &= ~StreamFlag.QUEUED;
           const cb = s.writeCallback!;
@@ -607,14 +629,26 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
     const frames = Math.ceil(this.o.maxFlushBytes / 512) + 64;
     return this.o.maxFlushBytes + 64 * 1024 + frames * FRAME_HEADER_SIZE + (Math.ceil(this.o.maxFlushBytes / 8192) + 8) * (RECORD_HEADER_SIZE + 16);
   }
-  /** Where received DATA is copied out of kernel memory (streams hold slices of it). */
+  /** Where received DATA is copied out of kernel memory when the read chunk cannot take it (streams hold slices of it). */
   private rx = Buffer.allocUnsafe(0);
   private rxOff = 0;
+  /** The socket's chunks are ours to overwrite (a net.Socket: a fresh Buffer per read). */
+  private readonly ownsChunks: boolean;
+  /** The chunk being fed when owned, and where the next DATA payload goes in it. */
+  private rxChunk: Buffer | null = null;
+  private rxCursor = 0;
+  /** Offset in rxChunk just past the record being parsed (-1: it was not whole in the chunk). */
+  private recordEnd = -1;
 
-  private readonly onData = (chunk: Buffer) => {
+  private readonly onData = (chunk: Buffer) => this.receive(chunk, this.ownsChunks);
+
+  private receive(chunk: Buffer, owned: boolean): void {
     if (this.state === State.CLOSED) return;
     this.lastReceived = performance.now();
+    this.rxChunk = owned ? chunk : null;
+    this.rxCursor = 0;
     const fed = this.opener.feed(chunk, this.onPlain);
+    this.rxChunk = null;
     if (this.inboxes.length > 0) this.deliver();
     if (!fed) {
       if (this.dead) return;
@@ -628,7 +662,8 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
   };
 
   /** Parses the frames of one record's plaintext; false stops the opener (session closed). */
-  private readonly onPlain = (plain: Buffer): boolean => {
+  private readonly onPlain = (plain: Buffer, recordEnd: number): boolean => {
+    this.recordEnd = recordEnd;
     const end = plain.length;
     let p = 0;
     while (p < end) {
@@ -734,24 +769,36 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
       this.creditSession(n);
       return this.resetStream(s, TunnelErrorCode.FLOW_CONTROL_ERROR, 'peer sent beyond the stream window');
     }
-    // The plaintext is a view of kernel memory: copy the payload out now, into the
-    // receive buffer, next to this stream's previous piece when it came just before.
+    // The plaintext is a view of kernel memory: copy the payload out now. Into the
+    // socket's read chunk when we own it and the record lay whole in it: its
+    // ciphertext is spent, and payloads are packed from the chunk's start (each is
+    // shorter than its record), so no receive buffer is allocated and one stream's
+    // payloads of one read are contiguous. Otherwise into the receive buffer.
     // Pieces are held until the end of this socket read: one chunk per stream per
     // read, so a consumer makes one write (one syscall) for several records.
-    if (this.rxOff + n > this.rx.length) {
-      this.rx = Buffer.allocUnsafe(Math.max(RX_BUFFER, n));
-      this.rxOff = 0;
+    let copy: Buffer;
+    const rc = this.rxChunk;
+    if (rc !== null && this.recordEnd >= 0 && this.rxCursor + n <= this.recordEnd) {
+      rc.set(piece, this.rxCursor);
+      copy = rc.subarray(this.rxCursor, this.rxCursor + n);
+      this.rxCursor += n;
+    } else {
+      if (this.rxOff + n > this.rx.length) {
+        this.rx = Buffer.allocUnsafe(Math.max(RX_BUFFER, n));
+        this.rxOff = 0;
+      }
+      this.rx.set(piece, this.rxOff);
+      copy = this.rx.subarray(this.rxOff, this.rxOff + n);
+      this.rxOff += n;
     }
-    this.rx.set(piece, this.rxOff);
-    const copy = this.rx.subarray(this.rxOff, this.rxOff + n);
-    this.rxOff += n;
     if (s.inbox === null) {
       s.inbox = [copy];
       this.inboxes.push(s);
     } else {
+      // Next to this stream's previous piece: one slice.
       const last = s.inbox[s.inbox.length - 1]!;
       if (last.buffer === copy.buffer && last.byteOffset + last.length === copy.byteOffset) {
-        s.inbox[s.inbox.length - 1] = this.rx.subarray(last.byteOffset - this.rx.byteOffset, this.rxOff);
+        s.inbox[s.inbox.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + n);
       } else s.inbox.push(copy);
     }
     s.inboxBytes += n;

@@ -70,9 +70,10 @@ test('a peer with the wrong cluster secret is refused and leaves nothing behind'
   assert.ok(!JSON.stringify(b.logs).includes(CLUSTER_SECRET) && !b.stderr().includes(CLUSTER_SECRET), 'the secret is never logged');
   assert.ok(!JSON.stringify(a.logs).includes('not the cluster secret'), 'the secret is never logged');
 
-  // The initiator sees the peer unreachable, in backoff, with the cause.
+  // The initiator sees the peer unreachable, with the cause: in backoff, or idle once the
+  // wait is over and no stream asks for it (a loaded machine can take that long; as tunnel-e2e).
   const view = (await a.admin('/peers')).body.peers[0];
-  assert.equal(view.state, 'backoff');
+  assert.ok(['backoff', 'idle'].includes(view.state), `refused peer state ${view.state}`);
   assert.equal(view.lastError.code, 'WEFT-T015');
   await echo.close();
   await Promise.all([a.stop(), b.stop()]);

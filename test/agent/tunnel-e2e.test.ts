@@ -79,27 +79,34 @@ test('weft connect on A reaches a meshlet server socket on B; reply codes across
 });
 
 test('1,000 concurrent streams across agents arrive byte-exact', async () => {
-  const b = await startTunnelAgent({ name: 'b', meshlets: providerMeshlets() });
+  // 1,000 opens at once on a loaded 2-core machine can outlast the 2 s default connect
+  // timeout; this test is about bytes and one shared session, not about that timeout.
+  const config = { timeouts: { connect: '30s' } };
+  const b = await startTunnelAgent({ name: 'b', meshlets: providerMeshlets(), config });
   const echo = await startEcho(b.serverSocket('t', 'svc', 'echo'));
-  const a = await startTunnelAgent({ name: 'a', meshlets: clientMeshlets(), peers: [{ name: 'b', address: b.tunnel, services: ['echo.svc.t'] }] });
-  const client = a.clientSocket('t', 'app');
-  const results = await Promise.all(
-    Array.from({ length: 1000 }, async () => {
-      const data = randomBytes(4096 + Math.floor(Math.random() * 8192));
-      const r = await handshake(client, request('echo.svc.t'));
-      assert.equal(r.code, ReplyCode.OK);
-      const back = await echoRoundTrip(r.socket, data, r.extra);
-      r.socket.destroy();
-      return sha256(back) === sha256(data);
-    }),
-  );
-  assert.equal(results.filter(Boolean).length, 1000);
-  assert.equal(echo.accepted, 1000);
-  const pb = (await a.admin('/peers')).body.peers[0];
-  assert.equal(pb.sessions, 1, 'one session carried them all');
-  assert.equal(pb.streamsOpened, 1000);
-  await echo.close();
-  await Promise.all([a.stop(), b.stop()]);
+  let a: Awaited<ReturnType<typeof startTunnelAgent>> | undefined;
+  try {
+    a = await startTunnelAgent({ name: 'a', meshlets: clientMeshlets(), config, peers: [{ name: 'b', address: b.tunnel, services: ['echo.svc.t'] }] });
+    const client = a.clientSocket('t', 'app');
+    const results = await Promise.all(
+      Array.from({ length: 1000 }, async () => {
+        const data = randomBytes(4096 + Math.floor(Math.random() * 8192));
+        const r = await handshake(client, request('echo.svc.t'));
+        assert.equal(r.code, ReplyCode.OK);
+        const back = await echoRoundTrip(r.socket, data, r.extra);
+        r.socket.destroy();
+        return sha256(back) === sha256(data);
+      }),
+    );
+    assert.equal(results.filter(Boolean).length, 1000);
+    assert.equal(echo.accepted, 1000);
+    const pb = (await a.admin('/peers')).body.peers[0];
+    assert.equal(pb.sessions, 1, 'one session carried them all');
+    assert.equal(pb.streamsOpened, 1000);
+  } finally {
+    await echo.close();
+    await Promise.all([a?.stop(), b.stop()]);
+  }
 });
 
 test('relay: A reaches C through B when the direct path to C is refused', async () => {

@@ -30,10 +30,10 @@ function parse(m: Msg): Received {
 }
 
 /** Resolves when `cond()` holds, checking on every tick of `emitterPoll` ms; rejects after `ms`. */
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+async function until(cond: () => boolean, ms: number, what: string | (() => string)): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
@@ -122,8 +122,10 @@ describe('NATS sink (real nats-server)', () => {
     test('SIGKILL while 50k events arrive: the 1k buffer stays bounded, drops are counted, reported and marked', async (t) => {
       const { nc, got, gapRecords } = await subscriber(server.url, 'weft.beta.>');
       const { log, codes } = quietLog();
-      // Slow reconnects, so the fast subscriber is back before the sink delivers.
-      const sink = new NatsSink({ servers: server.url, cluster: 'beta', maxBuffered: 1000, maxInFlight: 100, reconnectTimeWaitMs: 1500, log });
+      // Slow reconnects, so the fast subscriber (20 ms) is back before the sink delivers:
+      // core NATS keeps nothing for a subscriber that is not there yet. 3 s leaves room
+      // for a slow server restart on a loaded machine.
+      const sink = new NatsSink({ servers: server.url, cluster: 'beta', maxBuffered: 1000, maxInFlight: 100, reconnectTimeWaitMs: 3000, log });
       const engine = new SyncEngine({ agent: 'agent-2', sinks: [sink] });
       t.after(() => Promise.all([engine.close(), nc.close()]));
       const gaps: GapReport[] = [];
@@ -149,7 +151,7 @@ describe('NATS sink (real nats-server)', () => {
       assert.deepEqual(gaps, [], 'the gap is reported when delivery resumes');
       assert.ok(codes.includes('WEFT-S001') && codes.includes('WEFT-S002'), `logged the drop and the disconnect: ${codes.join(',')}`);
 
-      // Restart right after a failed reconnect attempt: the sink's next one is ~1.5 s away.
+      // Restart right after a failed reconnect attempt: the sink's next one is ~3 s away.
       await once(sink, 'reconnecting');
       const subBack = (async () => {
         for await (const s of nc.status()) if (s.type === 'reconnect') return;
@@ -158,7 +160,7 @@ describe('NATS sink (real nats-server)', () => {
       await subBack;
       await nc.flush();
       await engine.flush();
-      await until(() => got.length === 200 + 1000, 10_000, 'the buffered events');
+      await until(() => got.length === 200 + 1000, 20_000, () => `the buffered events (have ${got.length - 200} of 1000, sink queued ${sink.queued})`);
 
       const kept = down.slice(49_000);
       assert.deepEqual(got.slice(200).map((r) => r.event.version), kept.map((e) => e.version), 'the newest 1000 survive, in order');

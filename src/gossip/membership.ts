@@ -80,6 +80,8 @@ interface AckWaiter {
 const EMPTY = new Uint8Array(0);
 /** A ping-req helper nacks after this fraction of the probe timeout (Lifeguard's 80%). */
 const NACK_TIMEOUT_FRACTION = 0.8;
+/** Broadcast keys are registry indexes (members held by this view); others get keys from here up. */
+const FOREIGN_KEY_BASE = 0x40000000;
 
 function isUp(s: MemberState): boolean {
   return s === 'alive' || s === 'suspect';
@@ -121,6 +123,10 @@ export class Membership {
   private readonly tombstones = new Map<string, { incarnation: number; until: number }>();
   /** alive + suspect, self included. */
   private upCount = 1;
+
+  /** Broadcast keys of ids without a registry index here (see foreignKey). */
+  private readonly foreignKeys = new Map<string, number>();
+  private nextForeignKey = 0;
 
   private readonly acks = new Map<number, AckWaiter>();
   private seq = 0;
@@ -171,7 +177,7 @@ export class Membership {
   start(): void {
     if (this.started || this.stopped) return;
     this.started = true;
-    this.queue.push(this.id, encodeMessage(this.aliveOf(this.self)));
+    this.queue.push(this.self.index, encodeMessage(this.aliveOf(this.self)));
     const c = this.config;
     // Random phases so members started together do not tick in lockstep.
     this.every(() => this.awareness.scale(c.probeIntervalMs), () => this.probeTick(), this.random.float() * c.probeIntervalMs);
@@ -237,7 +243,7 @@ export class Membership {
     const deadline = this.clock.now() + timeoutMs;
     await new Promise<void>((resolve) => {
       const check = () => {
-        if (this.stopped || !this.queue.has(this.id) || this.clock.now() >= deadline) resolve();
+        if (this.stopped || !this.queue.has(this.self.index) || this.clock.now() >= deadline) resolve();
         else this.clock.setTimeout(check, Math.min(this.config.gossipIntervalMs, Math.max(1, deadline - this.clock.now())));
       };
       check();
@@ -308,7 +314,7 @@ export class Membership {
     const s = this.self;
     s.meta = meta.slice();
     s.incarnation++;
-    this.queue.push(this.id, encodeMessage(this.aliveOf(s)));
+    this.queue.push(s.index, encodeMessage(this.aliveOf(s)));
   }
 
   /** Sends a user message to one member as a best-effort datagram; false if the member is unknown or it does not fit. */
@@ -677,7 +683,7 @@ export class Membership {
       if (tomb && source === 'gossip' && a.incarnation <= tomb.incarnation) return;
       if (a.address === this.self.address) {
         // Only one process can own our address: this is our own previous life (memberlist#311).
-        this.queue.push(a.id, encodeMessage({ type: MessageType.Dead, id: a.id, incarnation: a.incarnation, from: this.id }));
+        this.queue.push(this.foreignKey(a.id), encodeMessage({ type: MessageType.Dead, id: a.id, incarnation: a.incarnation, from: this.id }));
         return;
       }
       this.tombstones.delete(a.id);
@@ -686,7 +692,7 @@ export class Membership {
       this.setSlot(index, fresh);
       this.addToRing(index);
       this.upCount++;
-      if (source !== 'peer-table') this.queue.push(fresh.id, this.aliveBytes(fresh));
+      if (source !== 'peer-table') this.queue.push(index, this.aliveBytes(fresh));
       this.emit('join', fresh);
       return;
     }
@@ -699,7 +705,7 @@ export class Membership {
     const next = this.registry.aliveRecord(r.index, a);
     this.slots[r.index] = next;
     if (!isUp(was)) this.upCount++;
-    this.queue.push(next.id, this.aliveBytes(next));
+    this.queue.push(next.index, this.aliveBytes(next));
     if (!isUp(was)) this.emit('join', next);
     else if (was === 'suspect') this.emit('alive', next);
     else if (metaChanged) this.emit('update', next);
@@ -711,7 +717,7 @@ export class Membership {
     if (!known || s.incarnation < known.incarnation) return;
     if (known.state === 'suspect' && known.suspicion) {
       // Independent confirmations shorten the timeout; pass new ones on.
-      if (known.suspicion.confirm(s.from)) this.queue.push(s.id, encodeMessage(s));
+      if (known.suspicion.confirm(s.from)) this.queue.push(known.index, encodeMessage(s));
       return;
     }
     if (!isUp(known.state)) return;
@@ -722,7 +728,7 @@ export class Membership {
       }
       return;
     }
-    this.queue.push(s.id, encodeMessage(s));
+    this.queue.push(known.index, encodeMessage(s));
     const r = this.own(known);
     r.incarnation = s.incarnation;
     r.state = 'suspect';
@@ -750,7 +756,7 @@ export class Membership {
       this.awareness.apply(1);
       return;
     }
-    this.queue.push(d.id, encodeMessage(d));
+    this.queue.push(known.index, encodeMessage(d));
     const r = this.own(known);
     r.incarnation = d.incarnation;
     r.suspicion?.cancel();
@@ -767,7 +773,7 @@ export class Membership {
     this.stats.refutes++;
     const s = this.self;
     s.incarnation = Math.max(s.incarnation, incarnation) + 1;
-    this.queue.push(this.id, encodeMessage(this.aliveOf(s)));
+    this.queue.push(s.index, encodeMessage(this.aliveOf(s)));
   }
 
   private addToRing(index: number): void {
@@ -789,6 +795,8 @@ export class Membership {
       if (age < (r.state === 'left' ? c.leftReapMs : c.deadReapMs)) continue;
       this.down.delete(r);
       this.slots[r.index] = undefined;
+      // Its index may go to another id: news about it queued here goes with it.
+      this.queue.remove(r.index);
       this.registry.release(r.index);
       reaped = true;
       this.tombstones.set(r.id, { incarnation: r.incarnation, until: now + c.tombstoneMs });
@@ -957,6 +965,20 @@ export class Membership {
     if (this.listeners.length === 0) return;
     const event = { type, member: this.viewOf(r) } as MembershipEvent;
     for (const l of this.listeners.slice()) l(event);
+  }
+
+  /**
+   * A broadcast key for an id this view does not hold (our own previous life,
+   * declared dead): numbers above any registry index, few and short-lived.
+   */
+  private foreignKey(id: string): number {
+    let k = this.foreignKeys.get(id);
+    if (k === undefined) {
+      if (this.foreignKeys.size >= 64) this.foreignKeys.clear();
+      k = FOREIGN_KEY_BASE + (this.nextForeignKey++ % FOREIGN_KEY_BASE);
+      this.foreignKeys.set(id, k);
+    }
+    return k;
   }
 
   private randomId(): string {

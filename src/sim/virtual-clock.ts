@@ -6,6 +6,8 @@
 import type { Clock, TimerHandle } from '../gossip/types.js';
 import { EventQueue, type SimEvent } from './event-queue.js';
 
+const NOOP = (): void => {};
+
 const drainMicrotasks = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class Scheduler {
@@ -26,8 +28,15 @@ export class Scheduler {
     return e;
   }
 
+  /**
+   * Cancellation is lazy (the event stays in the heap until its time), so the
+   * closure is dropped now: a request's timeout captures the request payload,
+   * and at 10,000 members the push-pulls of the last 10 s (requestTimeoutMs)
+   * held gigabytes that way.
+   */
   cancel(e: SimEvent): void {
     e.cancelled = true;
+    e.fn = NOOP;
   }
 
   /**
@@ -72,7 +81,7 @@ export class ProcessClock implements Clock {
   }
 
   clearTimeout(handle: TimerHandle): void {
-    (handle as SimEvent).cancelled = true;
+    this.scheduler.cancel(handle as SimEvent);
   }
 
   get isPaused(): boolean {

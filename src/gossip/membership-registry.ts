@@ -11,6 +11,7 @@
 // a converged cluster. A view copies a record before changing it (suspect,
 // dead), so shared records never change. ≈ 12 bytes per (view, member).
 
+import { encodeMessage, encodePushPullEntry, MessageType } from './messages.js';
 import type { Address, MemberState } from './types.js';
 import type { Suspicion } from './swim-suspicion.js';
 
@@ -48,6 +49,13 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** True if `e` occurs in `b` at `o`. */
+function sameAt(b: Uint8Array, o: number, e: Uint8Array): boolean {
+  if (o + e.length > b.length) return false;
+  for (let i = 0; i < e.length; i++) if (b[o + i] !== e[i]) return false;
   return true;
 }
 
@@ -105,6 +113,32 @@ export class MemberRegistry {
     }
     this.refs[i]!++;
     return i;
+  }
+
+  /** A view starts holding an id already registered at `index`. */
+  retain(index: number): void {
+    this.refs[index]!++;
+  }
+
+  /**
+   * The shared alive record whose push-pull entry is exactly the bytes at
+   * `o` in `b`, or undefined. Every view of a simulated cluster receives the
+   * same entries: compared with the encoding cached on the record, they are
+   * decoded (strings built) once instead of once per view.
+   */
+  sharedByEntry(index: number, b: Uint8Array, o: number): MemberRecord | undefined {
+    const c = this.canonical[index];
+    if (!c) return undefined;
+    const e = (c.encodedEntry ??= encodePushPullEntry(c));
+    return sameAt(b, o, e) ? c : undefined;
+  }
+
+  /** As sharedByEntry, for an alive message at b[o, end) of a gossip packet. */
+  sharedByAlive(index: number, b: Uint8Array, o: number, end: number): MemberRecord | undefined {
+    const c = this.canonical[index];
+    if (!c) return undefined;
+    const e = (c.encodedAlive ??= encodeMessage({ type: MessageType.Alive, id: c.id, incarnation: c.incarnation, name: c.name, address: c.address, meta: c.meta }));
+    return end - o === e.length && sameAt(b, o, e) ? c : undefined;
   }
 
   /** A view stops holding the id at `index` (it was reaped there). */

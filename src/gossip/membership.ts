@@ -13,7 +13,7 @@ import {
   decodeRequestHeader,
   encodeMessage,
   encodePacket,
-  encodePushPullEntries,
+  encodePushPullEntriesRequest,
   encodePushPullEntry,
   entryState,
   readPushPullEntry,
@@ -590,8 +590,15 @@ export class Membership {
       const end = frames[i + 1];
       // Most gossip repeats news we already hold: skip it before decoding strings.
       if (data[o] === MessageType.Alive && end - o > SUBJECT_INCARNATION_OFFSET + 4) {
-        const r = this.byWords(idHighWordAt(data, o + SUBJECT_ID_OFFSET), idLowWordAt(data, o + SUBJECT_ID_OFFSET));
+        const index = this.registry.lookupWords(idHighWordAt(data, o + SUBJECT_ID_OFFSET), idLowWordAt(data, o + SUBJECT_ID_OFFSET));
+        const r = index < 0 ? undefined : this.slots[index];
         if (r !== undefined && r !== this.self && readU32At(data, o + SUBJECT_INCARNATION_OFFSET) <= r.incarnation) {
+          continue;
+        }
+        // News another view of this process already decoded: take its record instead of decoding again.
+        const shared = index < 0 ? undefined : this.registry.sharedByAlive(index, data, o, end);
+        if (shared !== undefined) {
+          this.aliveNode(this.aliveOf(shared), 'gossip', shared);
           continue;
         }
       }
@@ -670,14 +677,15 @@ export class Membership {
    * states (a dead member alive again) are. Tombstones stop only gossip: a
    * push-pull is direct contact with a live member or its view.
    */
-  private aliveNode(a: AliveMessage, source: 'gossip' | 'peer' | 'peer-table'): void {
+  private aliveNode(a: AliveMessage, source: 'gossip' | 'peer' | 'peer-table', shared?: MemberRecord): void {
     if (this.stopped) return;
     if (a.id === this.id) {
       // Someone holds a newer incarnation of us than we do (we restarted the counter? a stale refute?): outbid it.
       if (a.incarnation > this.self.incarnation && !this.leaving) this.refute(a.incarnation);
       return;
     }
-    const r = this.get(a.id);
+    // `shared`: the registry's record for exactly these facts (the message was not decoded).
+    const r = shared !== undefined ? this.slots[shared.index] : this.get(a.id);
     if (!r) {
       const tomb = this.tombstones.get(a.id);
       if (tomb && source === 'gossip' && a.incarnation <= tomb.incarnation) return;
@@ -687,8 +695,16 @@ export class Membership {
         return;
       }
       this.tombstones.delete(a.id);
-      const index = this.registry.acquire(a.id, idHighWord(a.id), idLowWord(a.id));
-      const fresh = this.registry.aliveRecord(index, a);
+      let index: number;
+      let fresh: MemberRecord;
+      if (shared !== undefined) {
+        index = shared.index;
+        this.registry.retain(index);
+        fresh = shared;
+      } else {
+        index = this.registry.acquire(a.id, idHighWord(a.id), idLowWord(a.id));
+        fresh = this.registry.aliveRecord(index, a);
+      }
       this.setSlot(index, fresh);
       this.addToRing(index);
       this.upCount++;
@@ -836,7 +852,7 @@ export class Membership {
     // Shared records' entries are encoded once for every view (the simulator's join storms send N² of them).
     const entries: Uint8Array[] = [];
     for (const r of this.slots) if (r) entries.push(r.shared ? (r.encodedEntry ??= encodePushPullEntry(r)) : encodePushPullEntry(r));
-    return encodeRequest(this.id, encodePushPullEntries(join, entries, userState));
+    return encodePushPullEntriesRequest(this.id, join, entries, userState);
   }
 
   private async pushPull(address: Address, join: boolean): Promise<void> {
@@ -857,7 +873,8 @@ export class Membership {
       if (this.stopped) return;
       const state = entryState(body, o);
       const incarnation = readU32At(body, o + ENTRY_INCARNATION_OFFSET);
-      let r = this.byWords(idHighWordAt(body, o), idLowWordAt(body, o));
+      const index = this.registry.lookupWords(idHighWordAt(body, o), idLowWordAt(body, o));
+      let r = index < 0 ? undefined : this.slots[index];
       if (r === undefined && state !== 'alive') {
         // Suspicion or death of a member we do not know (or whose key collides) changes nothing here.
         r = this.get(readPushPullEntry(body, o).id);
@@ -867,6 +884,12 @@ export class Membership {
       const id = r !== undefined ? r.id : undefined;
       switch (state) {
         case 'alive': {
+          // An entry another view of this process already decoded: take its record instead of decoding again.
+          const shared = index < 0 ? undefined : this.registry.sharedByEntry(index, body, o);
+          if (shared !== undefined) {
+            this.aliveNode(this.aliveOf(shared), shared.id === senderId ? 'peer' : 'peer-table', shared);
+            break;
+          }
           const e = readPushPullEntry(body, o);
           // The peer's own entry is first-hand news (a joiner announcing itself): spread it.
           this.aliveNode(
@@ -939,11 +962,6 @@ export class Membership {
 
   private get(id: string): MemberRecord | undefined {
     const i = this.registry.lookup(id);
-    return i < 0 ? undefined : this.slots[i];
-  }
-
-  private byWords(high: number, low: number): MemberRecord | undefined {
-    const i = this.registry.lookupWords(high, low);
     return i < 0 ? undefined : this.slots[i];
   }
 

@@ -27,7 +27,8 @@ import {
   idLowWord,
   idLowWordAt,
   readU32At,
-  splitPacket,
+  splitPacketFrames,
+  packetSenderId,
   SUBJECT_ID_OFFSET,
   SUBJECT_INCARNATION_OFFSET,
   type AliveMessage,
@@ -579,12 +580,11 @@ export class Membership {
     if (this.stopped) return;
     this.stats.packetsReceived++;
     this.stats.bytesReceived += data.length;
-    const split = splitPacket(data);
-    if (!split.ok) {
+    const frames: number[] = [];
+    if (splitPacketFrames(data, frames) !== undefined) {
       this.stats.malformed++;
       return;
     }
-    const { senderId, frames } = split.value;
     for (let i = 0; i < frames.length && !this.stopped; i += 2) {
       const o = frames[i];
       const end = frames[i + 1];
@@ -607,11 +607,12 @@ export class Membership {
         this.stats.malformed++;
         continue;
       }
-      this.handleMessage(from, senderId, m.value, true);
+      this.handleMessage(from, data, m.value, true);
     }
   }
 
-  private handleMessage(from: Address, senderId: string, m: MembershipMessage, viaGossip: boolean): void {
+  /** `packet`: the datagram `m` came in (its sender id is read only for user messages). */
+  private handleMessage(from: Address, packet: Uint8Array, m: MembershipMessage, viaGossip: boolean): void {
     switch (m.type) {
       case MessageType.Ping:
         // A restarted process at the same address does not answer for its old self.
@@ -636,7 +637,7 @@ export class Membership {
         this.deadNode(m);
         return;
       case MessageType.User:
-        this.delegate?.onMessage(senderId, m.data);
+        this.delegate?.onMessage(packetSenderId(packet), m.data);
         return;
     }
   }

@@ -483,23 +483,39 @@ export function decodeMessage(b: Uint8Array, o: number, end: number): DecodeResu
  * can skip news it already has without materialising it).
  */
 export function splitPacket(b: Uint8Array): DecodeResult<{ senderId: string; frames: number[] }> {
-  if (b.length < PACKET_HEADER_BYTES) return fail('packet: truncated header');
-  if (b[0] !== WIRE_VERSION) return fail(`packet: unsupported version ${b[0]}`);
-  const count = b[1 + ID_BYTES];
-  if (count === 0) return fail('packet: no messages');
   const frames: number[] = [];
+  const error = splitPacketFrames(b, frames);
+  if (error !== undefined) return fail(error);
+  return { ok: true, value: { senderId: readId(b, 1), frames } };
+}
+
+/**
+ * splitPacket without building the sender id (most packets never need it;
+ * see packetSenderId): appends [start, end) of each frame to `frames` and
+ * returns undefined, or returns what is wrong.
+ */
+export function splitPacketFrames(b: Uint8Array, frames: number[]): string | undefined {
+  if (b.length < PACKET_HEADER_BYTES) return 'packet: truncated header';
+  if (b[0] !== WIRE_VERSION) return `packet: unsupported version ${b[0]}`;
+  const count = b[1 + ID_BYTES];
+  if (count === 0) return 'packet: no messages';
   let o = PACKET_HEADER_BYTES;
   for (let i = 0; i < count; i++) {
-    if (o + 2 > b.length) return fail('packet: truncated frame length');
+    if (o + 2 > b.length) return 'packet: truncated frame length';
     const len = (b[o] << 8) | b[o + 1];
     o += 2;
-    if (len === 0) return fail('packet: empty frame');
-    if (o + len > b.length) return fail('packet: frame past end');
+    if (len === 0) return 'packet: empty frame';
+    if (o + len > b.length) return 'packet: frame past end';
     frames.push(o, o + len);
     o += len;
   }
-  if (o !== b.length) return fail('packet: trailing bytes');
-  return { ok: true, value: { senderId: readId(b, 1), frames } };
+  if (o !== b.length) return 'packet: trailing bytes';
+  return undefined;
+}
+
+/** The sender id of a packet checked by splitPacketFrames. */
+export function packetSenderId(b: Uint8Array): string {
+  return readId(b, 1);
 }
 
 /**

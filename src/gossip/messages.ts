@@ -289,10 +289,10 @@ export function encodePacket(senderId: string, messages: readonly Uint8Array[]):
   return b;
 }
 
-/** b.set(src, o), with a plain loop for the short messages gossip is made of (set's fixed cost dominates there). */
+/** b.set(src, o), with a plain loop for the shortest messages (acks, nacks), where set's fixed cost dominates. */
 function copyInto(b: Uint8Array, src: Uint8Array, o: number): void {
   const n = src.length;
-  if (n > 64) b.set(src, o);
+  if (n > 16) b.set(src, o);
   else for (let i = 0; i < n; i++) b[o + i] = src[i]!;
 }
 

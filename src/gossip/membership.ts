@@ -124,6 +124,8 @@ export class Membership {
   private readonly tombstones = new Map<string, { incarnation: number; until: number }>();
   /** alive + suspect, self included. */
   private upCount = 1;
+  /** Members added to this view so far (a catch-up sync repeats while they keep coming). */
+  private membersAdded = 0;
 
   /** Broadcast keys of ids without a registry index here (see foreignKey). */
   private readonly foreignKeys = new Map<string, number>();
@@ -228,11 +230,36 @@ export class Membership {
   private schedulePostJoinSyncs(): void {
     let delay = this.config.postJoinSyncMs;
     let at = 0;
-    for (let i = 0; i < this.config.postJoinSyncs; i++) {
+    const n = this.config.postJoinSyncs;
+    for (let i = 0; i < n; i++) {
       at += delay;
       delay *= 2;
-      this.after(at, () => this.pushPullTick());
+      const next = delay;
+      this.after(at, () => (i === n - 1 ? this.catchUpSync(next) : this.pushPullTick()));
     }
+  }
+
+  /**
+   * The last post-join sync, repeated after twice the delay for as long as
+   * each one brings members this view did not know: the cluster is still
+   * growing (a mass join), and one full-state exchange carries what piggybacked
+   * gossip would take minutes to deliver when every member's queue holds an
+   * update about nearly every other (10,000 joining: 200,000 sends each). It
+   * stops at the first sync with no new member, or when the periodic
+   * push-pull is due as often. In a settled cluster it runs once, as before.
+   */
+  private catchUpSync(nextDelayMs: number): void {
+    if (this.leaving) return;
+    const [peer] = this.randomMembers(1, (r) => r.state === 'alive');
+    if (!peer) return;
+    const before = this.membersAdded;
+    this.pushPull(peer.address, false).then(
+      () => {
+        const period = pushPullScale(this.config.pushPullIntervalMs, this.upCount);
+        if (this.membersAdded > before && nextDelayMs < period && !this.stopped) this.after(nextDelayMs, () => this.catchUpSync(nextDelayMs * 2));
+      },
+      () => {},
+    );
   }
 
   /** Broadcasts that this member leaves and waits (up to leaveTimeoutMs) for the news to spread. */
@@ -709,6 +736,7 @@ export class Membership {
       this.setSlot(index, fresh);
       this.addToRing(index);
       this.upCount++;
+      this.membersAdded++;
       if (source !== 'peer-table') this.queue.push(index, this.aliveBytes(fresh));
       this.emit('join', fresh);
       return;

@@ -16,6 +16,9 @@ export class Scheduler {
   private current = 0;
   /** Events run so far. */
   executed = 0;
+  /** Called every `progressEvery` events (a long run's progress report; it must not touch the simulation). */
+  onProgress: (() => void) | undefined;
+  progressEvery = 250_000;
 
   get now(): number {
     return this.current;
@@ -53,6 +56,7 @@ export class Scheduler {
       this.current = e.time;
       this.executed++;
       e.fn();
+      if (this.onProgress !== undefined && this.executed % this.progressEvery === 0) this.onProgress();
       if (e.settles) await drainMicrotasks();
       if (stop && stop()) return;
     }

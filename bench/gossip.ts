@@ -295,7 +295,7 @@ async function simRow(n: number, profile: 'weft' | 'memberlist-lan', seeds: numb
 async function simChild(n: number): Promise<SimRow> {
   const big = n > 2000;
   const window = big ? n : 1000;
-  const args = ['--max-old-space-size=16000', CLI, 'sim', '--scenario', big ? 'converge' : 'kill', '--members', String(n), '--seed', '1', '--join-window', String(window), '--overhead', String(SEAL_OVERHEAD), '--timeout', '10m', '--json'];
+  const args = ['--max-old-space-size=16000', '--max-semi-space-size=64', CLI, 'sim', '--scenario', big ? 'converge' : 'kill', '--members', String(n), '--seed', '1', '--join-window', String(window), '--overhead', String(SEAL_OVERHEAD), '--timeout', '10m', '--json'];
   const t = performance.now();
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';

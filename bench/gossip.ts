@@ -16,8 +16,9 @@
 //   - a 5 s SIGSTOP: suspected, resumed, refuted — dead verdicts counted;
 //   - false dead verdicts: 'fail' about any member that was running.
 // Simulator (same Membership code, virtual time, 50-byte sealing counted):
-//   N = 1,000 and 10,000 converge and kill; 50/100 with weft's defaults vs
-//   memberlist's LAN timings.
+//   N = 1,000 kill (converge, then detection) and 10,000 converge (joining
+//   over 10 s), each in a child process with its peak RSS; 50/100 with weft's
+//   defaults vs memberlist's LAN timings.
 // WEFT_GOSSIP_BENCH_N=10,50 picks sizes; WEFT_GOSSIP_BENCH_SIM=1000 picks
 // simulator sizes (empty: none); WEFT_BENCH_TIME (ms, default 300) scales the
 // steady-state window (20 s at the default).
@@ -247,6 +248,10 @@ interface SimRow {
   falsePositives: number;
   /** From a separate converge run of 600 virtual s (membership state only: no catalog in the simulator). */
   steadyBytesPerMemberPerSec: number | null;
+  /** Mean bytes each member sent over the whole run (the join included). */
+  bytesPerMember: number | null;
+  /** Virtual time simulated. */
+  virtualMs: number | null;
   wallMs: number;
   rssMiB: number;
 }
@@ -273,6 +278,8 @@ async function simRow(n: number, profile: 'weft' | 'memberlist-lan', seeds: numb
     deadByAllMs: medMax(runs.map((r) => r.detection?.allMs ?? null)),
     falsePositives: runs.reduce((a, r) => a + r.falsePositives, 0),
     steadyBytesPerMemberPerSec: steady?.steadyBytesPerMemberPerSec ?? null,
+    bytesPerMember: runs[0]?.bytesPerMember.mean ?? null,
+    virtualMs: runs[0]?.virtualMs ?? null,
     wallMs: Math.round(performance.now() - t),
     rssMiB: Math.round(process.memoryUsage().rss / 1048576),
   };
@@ -280,12 +287,15 @@ async function simRow(n: number, profile: 'weft' | 'memberlist-lan', seeds: numb
 
 /**
  * A large simulated cluster in its own process (`weft sim --json`), with room
- * for its heap and its peak RSS measured. Large clusters join over 6 ms per
- * member (10,000 in 60 s through one seed), 1,000 within 1 s as in the tests.
+ * for its heap and its peak RSS measured. Up to 2,000 members: the kill
+ * scenario, joining within 1 s as in the tests. Larger: the converge
+ * scenario, joining within 1 ms per member (10,000 in 10 s, all through
+ * member 0) — a scenario parameter, not a protocol one (docs/simulator.md).
  */
 async function simChild(n: number): Promise<SimRow> {
-  const window = n >= 5000 ? n * 6 : 1000;
-  const args = ['--max-old-space-size=12000', CLI, 'sim', '--scenario', 'kill', '--members', String(n), '--seed', '1', '--join-window', String(window), '--overhead', String(SEAL_OVERHEAD), '--timeout', '10m', '--json'];
+  const big = n > 2000;
+  const window = big ? n : 1000;
+  const args = ['--max-old-space-size=16000', '--max-semi-space-size=64', CLI, 'sim', '--scenario', big ? 'converge' : 'kill', '--members', String(n), '--seed', '1', '--join-window', String(window), '--overhead', String(SEAL_OVERHEAD), '--timeout', '10m', '--json'];
   const t = performance.now();
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
@@ -293,7 +303,7 @@ async function simChild(n: number): Promise<SimRow> {
   const [code] = (await once(child, 'exit')) as [number | null];
   if (code !== 0) {
     console.log(`  weft sim --members ${n} exited with ${code}`);
-    return { n, profile: 'weft', seeds: [1], convergedMs: [null, null], suspectedByAllMs: [null, null], deadByAllMs: [null, null], falsePositives: 0, steadyBytesPerMemberPerSec: null, wallMs: Math.round(performance.now() - t), rssMiB: 0 };
+    return { n, profile: 'weft', seeds: [1], convergedMs: [null, null], suspectedByAllMs: [null, null], deadByAllMs: [null, null], falsePositives: 0, steadyBytesPerMemberPerSec: null, bytesPerMember: null, virtualMs: null, wallMs: Math.round(performance.now() - t), rssMiB: 0 };
   }
   const { report: r, maxRssMiB } = JSON.parse(out) as { report: SimReport; wallMs: number; maxRssMiB: number };
   return {
@@ -304,7 +314,9 @@ async function simChild(n: number): Promise<SimRow> {
     suspectedByAllMs: [r.detection?.suspectedByAllMs ?? null, r.detection?.suspectedByAllMs ?? null],
     deadByAllMs: [r.detection?.allMs ?? null, r.detection?.allMs ?? null],
     falsePositives: r.falsePositives,
-    steadyBytesPerMemberPerSec: null,
+    steadyBytesPerMemberPerSec: r.steadyBytesPerMemberPerSec,
+    bytesPerMember: r.bytesPerMember.mean,
+    virtualMs: r.virtualMs,
     wallMs: Math.round(performance.now() - t),
     rssMiB: maxRssMiB,
   };
@@ -349,14 +361,27 @@ export async function run(): Promise<void> {
   const seeds = [1, 2, 3, 4, 5, 6, 7, 8];
   for (const n of [50, 100]) for (const p of ['weft', 'memberlist-lan'] as const) sim.push(await simRow(n, p, seeds));
   for (const n of SIM_SIZES) {
-    console.log(`simulator, N=${n} (a child process: weft sim --scenario kill --members ${n})`);
+    console.log(`simulator, N=${n} (a child process: weft sim --scenario ${n > 2000 ? 'converge' : 'kill'} --members ${n}; WEFT_GOSSIP_BENCH_SIM= skips it)`);
     sim.push(await simChild(n));
   }
   const mm = ([m, x]: [number | null, number | null]) => (m === x ? fmt(m) : `${fmt(m)} (max ${fmt(x)})`);
   printGrid(
-    'gossip: simulator (kill scenario, median and max over seeds; 1 ms + exp(1 ms) latency, no loss; 50-byte sealing counted; steady B/s = membership only)',
-    ['N', 'timings', 'seeds', 'all see all', 'suspected by all', 'dead by all', 'false dead', 'steady B/s', 'wall ms', 'RSS MiB (peak for child runs)'],
-    sim.map((r) => [String(r.n), r.profile, String(r.seeds.length), mm(r.convergedMs), mm(r.suspectedByAllMs), mm(r.deadByAllMs), String(r.falsePositives), String(r.steadyBytesPerMemberPerSec ?? '—'), String(r.wallMs), String(r.rssMiB)]),
+    'gossip: simulator (kill scenario, or converge above 2,000; median and max over seeds; 1 ms + exp(1 ms) latency, no loss; 50-byte sealing counted; steady B/s = membership only)',
+    ['N', 'timings', 'seeds', 'all see all', 'suspected by all', 'dead by all', 'false dead', 'steady B/s', 'KB sent per member (run)', 'virtual s', 'wall ms', 'RSS MiB (peak for child runs)'],
+    sim.map((r) => [
+      String(r.n),
+      r.profile,
+      String(r.seeds.length),
+      mm(r.convergedMs),
+      mm(r.suspectedByAllMs),
+      mm(r.deadByAllMs),
+      String(r.falsePositives),
+      String(r.steadyBytesPerMemberPerSec ?? '—'),
+      r.bytesPerMember === null ? '—' : String(Math.round(r.bytesPerMember / 1000)),
+      r.virtualMs === null ? '—' : (r.virtualMs / 1000).toFixed(1),
+      String(r.wallMs),
+      String(r.rssMiB),
+    ]),
   );
   const file = writeResults('gossip', { defaults: WEFT_DEFAULTS, real, sim });
   console.log(`wrote ${file}`);

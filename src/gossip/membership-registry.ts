@@ -11,6 +11,7 @@
 // a converged cluster. A view copies a record before changing it (suspect,
 // dead), so shared records never change. ≈ 12 bytes per (view, member).
 
+import { encodeMessage, encodePushPullEntry, MessageType } from './messages.js';
 import type { Address, MemberState } from './types.js';
 import type { Suspicion } from './swim-suspicion.js';
 
@@ -51,10 +52,27 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+function wordHash(high: number, low: number): number {
+  return Math.imul(high ^ Math.imul(low, 0x9e3779b1), 0x85ebca6b) ^ (low >>> 15);
+}
+
+/** True if `e` occurs in `b` at `o`. */
+function sameAt(b: Uint8Array, o: number, e: Uint8Array): boolean {
+  if (o + e.length > b.length) return false;
+  for (let i = 0; i < e.length; i++) if (b[o + i] !== e[i]) return false;
+  return true;
+}
+
 export class MemberRegistry {
   private readonly byId = new Map<string, number>();
-  /** (high word >>> 2) → index of the first id with that key; callers compare both words. */
-  private readonly byWord = new Map<number, number>();
+  /**
+   * (high, low) → index + 1 (0: empty): an open-addressing table with linear
+   * probing. Every datagram and push-pull entry is looked up here by its
+   * subject's words; a Map keyed by part of the high word was a fifth of a
+   * 10,000-member join's time.
+   */
+  private words = new Int32Array(64);
+  private wordsHeld = 0;
   private readonly ids: (string | undefined)[] = [];
   private readonly highs: number[] = [];
   private readonly lows: number[] = [];
@@ -78,8 +96,13 @@ export class MemberRegistry {
 
   /** The index of the id with these words, or -1 (also when another id shares the key: decode the id then). */
   lookupWords(high: number, low: number): number {
-    const i = this.byWord.get(high >>> 2);
-    return i !== undefined && this.highs[i] === high && this.lows[i] === low ? i : -1;
+    const t = this.words;
+    const mask = t.length - 1;
+    for (let p = wordHash(high, low) & mask; ; p = (p + 1) & mask) {
+      const v = t[p]!;
+      if (v === 0) return -1;
+      if (this.highs[v - 1] === high && this.lows[v - 1] === low) return v - 1;
+    }
   }
 
   /** A view starts holding `id`: its index (allocated on first use). */
@@ -100,11 +123,37 @@ export class MemberRegistry {
         this.lows[i] = low;
       }
       this.byId.set(id, i);
-      if (!this.byWord.has(high >>> 2)) this.byWord.set(high >>> 2, i);
+      this.insertWords(i);
       this.sorted.splice(this.sortedPosition(high, low), 0, i);
     }
     this.refs[i]!++;
     return i;
+  }
+
+  /** A view starts holding an id already registered at `index`. */
+  retain(index: number): void {
+    this.refs[index]!++;
+  }
+
+  /**
+   * The shared alive record whose push-pull entry is exactly the bytes at
+   * `o` in `b`, or undefined. Every view of a simulated cluster receives the
+   * same entries: compared with the encoding cached on the record, they are
+   * decoded (strings built) once instead of once per view.
+   */
+  sharedByEntry(index: number, b: Uint8Array, o: number): MemberRecord | undefined {
+    const c = this.canonical[index];
+    if (!c) return undefined;
+    const e = (c.encodedEntry ??= encodePushPullEntry(c));
+    return sameAt(b, o, e) ? c : undefined;
+  }
+
+  /** As sharedByEntry, for an alive message at b[o, end) of a gossip packet. */
+  sharedByAlive(index: number, b: Uint8Array, o: number, end: number): MemberRecord | undefined {
+    const c = this.canonical[index];
+    if (!c) return undefined;
+    const e = (c.encodedAlive ??= encodeMessage({ type: MessageType.Alive, id: c.id, incarnation: c.incarnation, name: c.name, address: c.address, meta: c.meta }));
+    return end - o === e.length && sameAt(b, o, e) ? c : undefined;
   }
 
   /** A view stops holding the id at `index` (it was reaped there). */
@@ -114,10 +163,49 @@ export class MemberRegistry {
     const at = this.sortedPosition(this.highs[index]!, this.lows[index]!);
     if (this.sorted[at] === index) this.sorted.splice(at, 1);
     this.byId.delete(id);
-    if (this.byWord.get(this.highs[index]! >>> 2) === index) this.byWord.delete(this.highs[index]! >>> 2);
+    this.removeWords(index);
     this.ids[index] = undefined;
     this.canonical[index] = undefined;
     this.free.push(index);
+  }
+
+  private insertWords(index: number): void {
+    if ((this.wordsHeld + 1) * 2 > this.words.length) {
+      const old = this.words;
+      this.words = new Int32Array(old.length * 2);
+      this.wordsHeld = 0;
+      for (const v of old) if (v !== 0) this.insertWords(v - 1);
+    }
+    const t = this.words;
+    const mask = t.length - 1;
+    let p = wordHash(this.highs[index]!, this.lows[index]!) & mask;
+    while (t[p] !== 0) p = (p + 1) & mask;
+    t[p] = index + 1;
+    this.wordsHeld++;
+  }
+
+  /** Removes `index` and shifts back the entries after it that probed past its position. */
+  private removeWords(index: number): void {
+    const t = this.words;
+    const mask = t.length - 1;
+    let p = wordHash(this.highs[index]!, this.lows[index]!) & mask;
+    while (t[p] !== index + 1) {
+      if (t[p] === 0) return;
+      p = (p + 1) & mask;
+    }
+    t[p] = 0;
+    this.wordsHeld--;
+    for (let q = (p + 1) & mask; t[q] !== 0; q = (q + 1) & mask) {
+      const j = t[q]! - 1;
+      const home = wordHash(this.highs[j]!, this.lows[j]!) & mask;
+      // The entry at q may move to the hole at p unless its home lies cyclically in (p, q].
+      const stays = p <= q ? home > p && home <= q : home > p || home <= q;
+      if (!stays) {
+        t[p] = t[q]!;
+        t[q] = 0;
+        p = q;
+      }
+    }
   }
 
   /** Held indexes in id order (read-only). */

@@ -13,7 +13,7 @@ import {
   decodeRequestHeader,
   encodeMessage,
   encodePacket,
-  encodePushPullEntries,
+  encodePushPullEntriesRequest,
   encodePushPullEntry,
   entryState,
   readPushPullEntry,
@@ -27,7 +27,8 @@ import {
   idLowWord,
   idLowWordAt,
   readU32At,
-  splitPacket,
+  splitPacketFrames,
+  packetSenderId,
   SUBJECT_ID_OFFSET,
   SUBJECT_INCARNATION_OFFSET,
   type AliveMessage,
@@ -80,6 +81,8 @@ interface AckWaiter {
 const EMPTY = new Uint8Array(0);
 /** A ping-req helper nacks after this fraction of the probe timeout (Lifeguard's 80%). */
 const NACK_TIMEOUT_FRACTION = 0.8;
+/** Broadcast keys are registry indexes (members held by this view); others get keys from here up. */
+const FOREIGN_KEY_BASE = 0x40000000;
 
 function isUp(s: MemberState): boolean {
   return s === 'alive' || s === 'suspect';
@@ -121,6 +124,12 @@ export class Membership {
   private readonly tombstones = new Map<string, { incarnation: number; until: number }>();
   /** alive + suspect, self included. */
   private upCount = 1;
+  /** Members added to this view so far (a catch-up sync repeats while they keep coming). */
+  private membersAdded = 0;
+
+  /** Broadcast keys of ids without a registry index here (see foreignKey). */
+  private readonly foreignKeys = new Map<string, number>();
+  private nextForeignKey = 0;
 
   private readonly acks = new Map<number, AckWaiter>();
   private seq = 0;
@@ -171,7 +180,7 @@ export class Membership {
   start(): void {
     if (this.started || this.stopped) return;
     this.started = true;
-    this.queue.push(this.id, encodeMessage(this.aliveOf(this.self)));
+    this.queue.push(this.self.index, encodeMessage(this.aliveOf(this.self)));
     const c = this.config;
     // Random phases so members started together do not tick in lockstep.
     this.every(() => this.awareness.scale(c.probeIntervalMs), () => this.probeTick(), this.random.float() * c.probeIntervalMs);
@@ -221,11 +230,36 @@ export class Membership {
   private schedulePostJoinSyncs(): void {
     let delay = this.config.postJoinSyncMs;
     let at = 0;
-    for (let i = 0; i < this.config.postJoinSyncs; i++) {
+    const n = this.config.postJoinSyncs;
+    for (let i = 0; i < n; i++) {
       at += delay;
       delay *= 2;
-      this.after(at, () => this.pushPullTick());
+      const next = delay;
+      this.after(at, () => (i === n - 1 ? this.catchUpSync(next) : this.pushPullTick()));
     }
+  }
+
+  /**
+   * The last post-join sync, repeated after twice the delay for as long as
+   * each one brings members this view did not know: the cluster is still
+   * growing (a mass join), and one full-state exchange carries what piggybacked
+   * gossip would take minutes to deliver when every member's queue holds an
+   * update about nearly every other (10,000 joining: 200,000 sends each). It
+   * stops at the first sync with no new member, or when the periodic
+   * push-pull is due as often. In a settled cluster it runs once, as before.
+   */
+  private catchUpSync(nextDelayMs: number): void {
+    if (this.leaving) return;
+    const [peer] = this.randomMembers(1, (r) => r.state === 'alive');
+    if (!peer) return;
+    const before = this.membersAdded;
+    this.pushPull(peer.address, false).then(
+      () => {
+        const period = pushPullScale(this.config.pushPullIntervalMs, this.upCount);
+        if (this.membersAdded > before && nextDelayMs < period && !this.stopped) this.after(nextDelayMs, () => this.catchUpSync(nextDelayMs * 2));
+      },
+      () => {},
+    );
   }
 
   /** Broadcasts that this member leaves and waits (up to leaveTimeoutMs) for the news to spread. */
@@ -237,7 +271,7 @@ export class Membership {
     const deadline = this.clock.now() + timeoutMs;
     await new Promise<void>((resolve) => {
       const check = () => {
-        if (this.stopped || !this.queue.has(this.id) || this.clock.now() >= deadline) resolve();
+        if (this.stopped || !this.queue.has(this.self.index) || this.clock.now() >= deadline) resolve();
         else this.clock.setTimeout(check, Math.min(this.config.gossipIntervalMs, Math.max(1, deadline - this.clock.now())));
       };
       check();
@@ -308,7 +342,7 @@ export class Membership {
     const s = this.self;
     s.meta = meta.slice();
     s.incarnation++;
-    this.queue.push(this.id, encodeMessage(this.aliveOf(s)));
+    this.queue.push(s.index, encodeMessage(this.aliveOf(s)));
   }
 
   /** Sends a user message to one member as a best-effort datagram; false if the member is unknown or it does not fit. */
@@ -573,19 +607,25 @@ export class Membership {
     if (this.stopped) return;
     this.stats.packetsReceived++;
     this.stats.bytesReceived += data.length;
-    const split = splitPacket(data);
-    if (!split.ok) {
+    const frames: number[] = [];
+    if (splitPacketFrames(data, frames) !== undefined) {
       this.stats.malformed++;
       return;
     }
-    const { senderId, frames } = split.value;
     for (let i = 0; i < frames.length && !this.stopped; i += 2) {
       const o = frames[i];
       const end = frames[i + 1];
       // Most gossip repeats news we already hold: skip it before decoding strings.
       if (data[o] === MessageType.Alive && end - o > SUBJECT_INCARNATION_OFFSET + 4) {
-        const r = this.byWords(idHighWordAt(data, o + SUBJECT_ID_OFFSET), idLowWordAt(data, o + SUBJECT_ID_OFFSET));
+        const index = this.registry.lookupWords(idHighWordAt(data, o + SUBJECT_ID_OFFSET), idLowWordAt(data, o + SUBJECT_ID_OFFSET));
+        const r = index < 0 ? undefined : this.slots[index];
         if (r !== undefined && r !== this.self && readU32At(data, o + SUBJECT_INCARNATION_OFFSET) <= r.incarnation) {
+          continue;
+        }
+        // News another view of this process already decoded: take its record instead of decoding again.
+        const shared = index < 0 ? undefined : this.registry.sharedByAlive(index, data, o, end);
+        if (shared !== undefined) {
+          this.aliveNode(this.aliveOf(shared), 'gossip', shared);
           continue;
         }
       }
@@ -594,11 +634,12 @@ export class Membership {
         this.stats.malformed++;
         continue;
       }
-      this.handleMessage(from, senderId, m.value, true);
+      this.handleMessage(from, data, m.value, true);
     }
   }
 
-  private handleMessage(from: Address, senderId: string, m: MembershipMessage, viaGossip: boolean): void {
+  /** `packet`: the datagram `m` came in (its sender id is read only for user messages). */
+  private handleMessage(from: Address, packet: Uint8Array, m: MembershipMessage, viaGossip: boolean): void {
     switch (m.type) {
       case MessageType.Ping:
         // A restarted process at the same address does not answer for its old self.
@@ -623,7 +664,7 @@ export class Membership {
         this.deadNode(m);
         return;
       case MessageType.User:
-        this.delegate?.onMessage(senderId, m.data);
+        this.delegate?.onMessage(packetSenderId(packet), m.data);
         return;
     }
   }
@@ -664,29 +705,39 @@ export class Membership {
    * states (a dead member alive again) are. Tombstones stop only gossip: a
    * push-pull is direct contact with a live member or its view.
    */
-  private aliveNode(a: AliveMessage, source: 'gossip' | 'peer' | 'peer-table'): void {
+  private aliveNode(a: AliveMessage, source: 'gossip' | 'peer' | 'peer-table', shared?: MemberRecord): void {
     if (this.stopped) return;
     if (a.id === this.id) {
       // Someone holds a newer incarnation of us than we do (we restarted the counter? a stale refute?): outbid it.
       if (a.incarnation > this.self.incarnation && !this.leaving) this.refute(a.incarnation);
       return;
     }
-    const r = this.get(a.id);
+    // `shared`: the registry's record for exactly these facts (the message was not decoded).
+    const r = shared !== undefined ? this.slots[shared.index] : this.get(a.id);
     if (!r) {
       const tomb = this.tombstones.get(a.id);
       if (tomb && source === 'gossip' && a.incarnation <= tomb.incarnation) return;
       if (a.address === this.self.address) {
         // Only one process can own our address: this is our own previous life (memberlist#311).
-        this.queue.push(a.id, encodeMessage({ type: MessageType.Dead, id: a.id, incarnation: a.incarnation, from: this.id }));
+        this.queue.push(this.foreignKey(a.id), encodeMessage({ type: MessageType.Dead, id: a.id, incarnation: a.incarnation, from: this.id }));
         return;
       }
       this.tombstones.delete(a.id);
-      const index = this.registry.acquire(a.id, idHighWord(a.id), idLowWord(a.id));
-      const fresh = this.registry.aliveRecord(index, a);
+      let index: number;
+      let fresh: MemberRecord;
+      if (shared !== undefined) {
+        index = shared.index;
+        this.registry.retain(index);
+        fresh = shared;
+      } else {
+        index = this.registry.acquire(a.id, idHighWord(a.id), idLowWord(a.id));
+        fresh = this.registry.aliveRecord(index, a);
+      }
       this.setSlot(index, fresh);
       this.addToRing(index);
       this.upCount++;
-      if (source !== 'peer-table') this.queue.push(fresh.id, this.aliveBytes(fresh));
+      this.membersAdded++;
+      if (source !== 'peer-table') this.queue.push(index, this.aliveBytes(fresh));
       this.emit('join', fresh);
       return;
     }
@@ -699,7 +750,7 @@ export class Membership {
     const next = this.registry.aliveRecord(r.index, a);
     this.slots[r.index] = next;
     if (!isUp(was)) this.upCount++;
-    this.queue.push(next.id, this.aliveBytes(next));
+    this.queue.push(next.index, this.aliveBytes(next));
     if (!isUp(was)) this.emit('join', next);
     else if (was === 'suspect') this.emit('alive', next);
     else if (metaChanged) this.emit('update', next);
@@ -711,7 +762,7 @@ export class Membership {
     if (!known || s.incarnation < known.incarnation) return;
     if (known.state === 'suspect' && known.suspicion) {
       // Independent confirmations shorten the timeout; pass new ones on.
-      if (known.suspicion.confirm(s.from)) this.queue.push(s.id, encodeMessage(s));
+      if (known.suspicion.confirm(s.from)) this.queue.push(known.index, encodeMessage(s));
       return;
     }
     if (!isUp(known.state)) return;
@@ -722,7 +773,7 @@ export class Membership {
       }
       return;
     }
-    this.queue.push(s.id, encodeMessage(s));
+    this.queue.push(known.index, encodeMessage(s));
     const r = this.own(known);
     r.incarnation = s.incarnation;
     r.state = 'suspect';
@@ -750,7 +801,7 @@ export class Membership {
       this.awareness.apply(1);
       return;
     }
-    this.queue.push(d.id, encodeMessage(d));
+    this.queue.push(known.index, encodeMessage(d));
     const r = this.own(known);
     r.incarnation = d.incarnation;
     r.suspicion?.cancel();
@@ -767,7 +818,7 @@ export class Membership {
     this.stats.refutes++;
     const s = this.self;
     s.incarnation = Math.max(s.incarnation, incarnation) + 1;
-    this.queue.push(this.id, encodeMessage(this.aliveOf(s)));
+    this.queue.push(s.index, encodeMessage(this.aliveOf(s)));
   }
 
   private addToRing(index: number): void {
@@ -789,6 +840,8 @@ export class Membership {
       if (age < (r.state === 'left' ? c.leftReapMs : c.deadReapMs)) continue;
       this.down.delete(r);
       this.slots[r.index] = undefined;
+      // Its index may go to another id: news about it queued here goes with it.
+      this.queue.remove(r.index);
       this.registry.release(r.index);
       reaped = true;
       this.tombstones.set(r.id, { incarnation: r.incarnation, until: now + c.tombstoneMs });
@@ -828,7 +881,7 @@ export class Membership {
     // Shared records' entries are encoded once for every view (the simulator's join storms send N² of them).
     const entries: Uint8Array[] = [];
     for (const r of this.slots) if (r) entries.push(r.shared ? (r.encodedEntry ??= encodePushPullEntry(r)) : encodePushPullEntry(r));
-    return encodeRequest(this.id, encodePushPullEntries(join, entries, userState));
+    return encodePushPullEntriesRequest(this.id, join, entries, userState);
   }
 
   private async pushPull(address: Address, join: boolean): Promise<void> {
@@ -849,7 +902,8 @@ export class Membership {
       if (this.stopped) return;
       const state = entryState(body, o);
       const incarnation = readU32At(body, o + ENTRY_INCARNATION_OFFSET);
-      let r = this.byWords(idHighWordAt(body, o), idLowWordAt(body, o));
+      const index = this.registry.lookupWords(idHighWordAt(body, o), idLowWordAt(body, o));
+      let r = index < 0 ? undefined : this.slots[index];
       if (r === undefined && state !== 'alive') {
         // Suspicion or death of a member we do not know (or whose key collides) changes nothing here.
         r = this.get(readPushPullEntry(body, o).id);
@@ -859,6 +913,12 @@ export class Membership {
       const id = r !== undefined ? r.id : undefined;
       switch (state) {
         case 'alive': {
+          // An entry another view of this process already decoded: take its record instead of decoding again.
+          const shared = index < 0 ? undefined : this.registry.sharedByEntry(index, body, o);
+          if (shared !== undefined) {
+            this.aliveNode(this.aliveOf(shared), shared.id === senderId ? 'peer' : 'peer-table', shared);
+            break;
+          }
           const e = readPushPullEntry(body, o);
           // The peer's own entry is first-hand news (a joiner announcing itself): spread it.
           this.aliveNode(
@@ -934,11 +994,6 @@ export class Membership {
     return i < 0 ? undefined : this.slots[i];
   }
 
-  private byWords(high: number, low: number): MemberRecord | undefined {
-    const i = this.registry.lookupWords(high, low);
-    return i < 0 ? undefined : this.slots[i];
-  }
-
   private setSlot(index: number, r: MemberRecord): void {
     // Filled, never sparse: V8 keeps a dense array.
     while (this.slots.length <= index) this.slots.push(undefined);
@@ -957,6 +1012,20 @@ export class Membership {
     if (this.listeners.length === 0) return;
     const event = { type, member: this.viewOf(r) } as MembershipEvent;
     for (const l of this.listeners.slice()) l(event);
+  }
+
+  /**
+   * A broadcast key for an id this view does not hold (our own previous life,
+   * declared dead): numbers above any registry index, few and short-lived.
+   */
+  private foreignKey(id: string): number {
+    let k = this.foreignKeys.get(id);
+    if (k === undefined) {
+      if (this.foreignKeys.size >= 64) this.foreignKeys.clear();
+      k = FOREIGN_KEY_BASE + (this.nextForeignKey++ % FOREIGN_KEY_BASE);
+      this.foreignKeys.set(id, k);
+    }
+    return k;
   }
 
   private randomId(): string {

@@ -283,10 +283,17 @@ export function encodePacket(senderId: string, messages: readonly Uint8Array[]):
     if (m.length > 0xffff) throw new RangeError('message over 65535 bytes');
     b[o++] = m.length >>> 8;
     b[o++] = m.length & 255;
-    b.set(m, o);
+    copyInto(b, m, o);
     o += m.length;
   }
   return b;
+}
+
+/** b.set(src, o), with a plain loop for the shortest messages (acks, nacks), where set's fixed cost dominates. */
+function copyInto(b: Uint8Array, src: Uint8Array, o: number): void {
+  const n = src.length;
+  if (n > 16) b.set(src, o);
+  else for (let i = 0; i < n; i++) b[o + i] = src[i]!;
 }
 
 /** A reliable request or response: header + one encoded message. */
@@ -320,14 +327,30 @@ export function encodePushPullEntry(st: PushPullState): Uint8Array {
 
 /** Push-pull body from encoded entries: u8 type | u8 flags(join) | u32 count | entries | u32 user length | user state. */
 export function encodePushPullEntries(join: boolean, entries: readonly Uint8Array[], userState: Uint8Array): Uint8Array {
-  let size = 1 + 1 + 4 + 4 + userState.length;
+  return writePushPull(0, join, entries, userState);
+}
+
+/**
+ * encodeRequest(senderId, encodePushPullEntries(...)) in one buffer: a
+ * push-pull carries the whole member table, and the second copy of it was a
+ * measurable part of a large simulated join.
+ */
+export function encodePushPullEntriesRequest(senderId: string, join: boolean, entries: readonly Uint8Array[], userState: Uint8Array): Uint8Array {
+  const b = writePushPull(REQUEST_HEADER_BYTES, join, entries, userState);
+  b[0] = WIRE_VERSION;
+  writeId(b, 1, senderId);
+  return b;
+}
+
+function writePushPull(at: number, join: boolean, entries: readonly Uint8Array[], userState: Uint8Array): Uint8Array {
+  let size = at + 1 + 1 + 4 + 4 + userState.length;
   for (const e of entries) size += e.length;
   const b = new Uint8Array(size);
-  b[0] = MessageType.PushPull;
-  b[1] = join ? 1 : 0;
-  let o = u32(b, 2, entries.length);
+  b[at] = MessageType.PushPull;
+  b[at + 1] = join ? 1 : 0;
+  let o = u32(b, at + 2, entries.length);
   for (const e of entries) {
-    b.set(e, o);
+    copyInto(b, e, o);
     o += e.length;
   }
   o = u32(b, o, userState.length);
@@ -460,23 +483,39 @@ export function decodeMessage(b: Uint8Array, o: number, end: number): DecodeResu
  * can skip news it already has without materialising it).
  */
 export function splitPacket(b: Uint8Array): DecodeResult<{ senderId: string; frames: number[] }> {
-  if (b.length < PACKET_HEADER_BYTES) return fail('packet: truncated header');
-  if (b[0] !== WIRE_VERSION) return fail(`packet: unsupported version ${b[0]}`);
-  const count = b[1 + ID_BYTES];
-  if (count === 0) return fail('packet: no messages');
   const frames: number[] = [];
+  const error = splitPacketFrames(b, frames);
+  if (error !== undefined) return fail(error);
+  return { ok: true, value: { senderId: readId(b, 1), frames } };
+}
+
+/**
+ * splitPacket without building the sender id (most packets never need it;
+ * see packetSenderId): appends [start, end) of each frame to `frames` and
+ * returns undefined, or returns what is wrong.
+ */
+export function splitPacketFrames(b: Uint8Array, frames: number[]): string | undefined {
+  if (b.length < PACKET_HEADER_BYTES) return 'packet: truncated header';
+  if (b[0] !== WIRE_VERSION) return `packet: unsupported version ${b[0]}`;
+  const count = b[1 + ID_BYTES];
+  if (count === 0) return 'packet: no messages';
   let o = PACKET_HEADER_BYTES;
   for (let i = 0; i < count; i++) {
-    if (o + 2 > b.length) return fail('packet: truncated frame length');
+    if (o + 2 > b.length) return 'packet: truncated frame length';
     const len = (b[o] << 8) | b[o + 1];
     o += 2;
-    if (len === 0) return fail('packet: empty frame');
-    if (o + len > b.length) return fail('packet: frame past end');
+    if (len === 0) return 'packet: empty frame';
+    if (o + len > b.length) return 'packet: frame past end';
     frames.push(o, o + len);
     o += len;
   }
-  if (o !== b.length) return fail('packet: trailing bytes');
-  return { ok: true, value: { senderId: readId(b, 1), frames } };
+  if (o !== b.length) return 'packet: trailing bytes';
+  return undefined;
+}
+
+/** The sender id of a packet checked by splitPacketFrames. */
+export function packetSenderId(b: Uint8Array): string {
+  return readId(b, 1);
 }
 
 /**

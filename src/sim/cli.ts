@@ -9,7 +9,7 @@ const SCENARIOS: readonly ScenarioName[] = ['converge', 'partition', 'pause', 'k
 const USAGE = `usage: weft sim [--scenario converge|partition|pause|kill] [--members N] [--seed S]
                 [--loss 0..1] [--latency MS] [--jitter MS] [--duration 1h|90s|500ms]
                 [--join-window DUR] [--partition DUR] [--pause DUR] [--profile lan|fast|memberlist]
-                [--overhead BYTES] [--timeout DUR] [--json]`;
+                [--overhead BYTES] [--timeout DUR] [--progress] [--json]`;
 
 /** Go-style durations: 1h30m, 90s, 250ms, or a plain number of milliseconds. */
 export function parseDuration(s: string): number | undefined {
@@ -32,6 +32,8 @@ export interface SimCliArgs {
   options: ScenarioOptions;
   json: boolean;
   profile: string;
+  /** Print progress to stderr every 250,000 events. */
+  progress: boolean;
 }
 
 /** Parses the flags; a string is an error message. */
@@ -41,10 +43,15 @@ export function parseSimArgs(argv: string[]): SimCliArgs | string {
   let latency = 1;
   let jitter = 1;
   let profile = 'lan';
+  let progress = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     if (flag === '--json') {
       json = true;
+      continue;
+    }
+    if (flag === '--progress') {
+      progress = true;
       continue;
     }
     if (flag === '--help' || flag === '-h') return USAGE;
@@ -104,7 +111,7 @@ export function parseSimArgs(argv: string[]): SimCliArgs | string {
     }
   }
   o.latency = { baseMs: latency, jitterMs: jitter };
-  return { options: o, json, profile };
+  return { options: o, json, profile, progress };
 }
 
 function ms(x: number | null): string {
@@ -119,6 +126,16 @@ export async function runSimCommand(argv: string[]): Promise<number> {
     return help ? 0 : 2;
   }
   const t0 = performance.now();
+  if (parsed.progress) {
+    // To stderr, so --json output stays parseable.
+    parsed.options.onProgress = (p) => {
+      const pairs = p.liveMembers * (p.liveMembers - 1);
+      const seen = pairs > 0 ? ((100 * p.seenPairs) / pairs).toFixed(3) : '0';
+      const wall = ((performance.now() - t0) / 1000).toFixed(0);
+      const rss = Math.round(process.memoryUsage().rss / 1048576);
+      console.error(`  virtual ${(p.virtualMs / 1000).toFixed(1)} s, ${p.events} events, ${p.liveMembers} live, ${seen}% of pairs seen; wall ${wall} s, RSS ${rss} MiB`);
+    };
+  }
   const r = await runScenario(parsed.options);
   const wallMs = performance.now() - t0;
   if (parsed.json) {

@@ -6,7 +6,8 @@ export interface SimEvent {
   readonly time: number;
   /** Scheduling order; also the TimerHandle id. */
   readonly id: number;
-  readonly fn: () => void;
+  /** Replaced by a no-op when cancelled, so a cancelled timer left in the heap holds nothing it captured. */
+  fn: () => void;
   /** The event settles a promise: the loop lets continuations run before the next event. */
   readonly settles: boolean;
   cancelled: boolean;

@@ -28,8 +28,18 @@ export interface ScenarioOptions {
   settleMs?: number;
   partitionMs?: number;
   pauseMs?: number;
+  /** Called every 250,000 events with where the run is (for long runs; does not change the run). */
+  onProgress?: (p: SimProgress) => void;
   /** Overrides of the membership defaults (LAN). */
   membership?: Partial<Omit<MembershipConfig, 'name' | 'id' | 'meta'>>;
+}
+
+export interface SimProgress {
+  virtualMs: number;
+  events: number;
+  liveMembers: number;
+  /** Live (observer, subject) pairs where the observer sees the subject; all see all at live × (live − 1). */
+  seenPairs: number;
 }
 
 export interface SimReport {
@@ -83,6 +93,10 @@ export async function runScenario(opts: ScenarioOptions): Promise<SimReport> {
     membership: o.membership,
   });
   const sched = cluster.scheduler;
+  const onProgress = o.onProgress;
+  if (onProgress) {
+    sched.onProgress = () => onProgress({ virtualMs: sched.now, events: sched.executed, liveMembers: cluster.views.liveCount, seenPairs: cluster.views.seenPairs });
+  }
   const rng = Sfc32.fork(o.seed, 'scenario');
   const n = o.members;
   if (!(n >= 2)) throw new RangeError('a scenario needs at least 2 members');

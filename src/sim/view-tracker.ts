@@ -18,6 +18,11 @@ export class ViewTracker {
   /** Called when a watched subject stops being seen by any live observer. */
   onUnseen: ((id: string) => void) | undefined;
 
+  /** (observer, subject) pairs of live members where the observer sees the subject. */
+  get seenPairs(): number {
+    return this.goodPairs;
+  }
+
   get liveCount(): number {
     return this.live.size;
   }

@@ -6,6 +6,8 @@
 import type { Clock, TimerHandle } from '../gossip/types.js';
 import { EventQueue, type SimEvent } from './event-queue.js';
 
+const NOOP = (): void => {};
+
 const drainMicrotasks = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class Scheduler {
@@ -14,6 +16,9 @@ export class Scheduler {
   private current = 0;
   /** Events run so far. */
   executed = 0;
+  /** Called every `progressEvery` events (a long run's progress report; it must not touch the simulation). */
+  onProgress: (() => void) | undefined;
+  progressEvery = 250_000;
 
   get now(): number {
     return this.current;
@@ -26,8 +31,15 @@ export class Scheduler {
     return e;
   }
 
+  /**
+   * Cancellation is lazy (the event stays in the heap until its time), so the
+   * closure is dropped now: a request's timeout captures the request payload,
+   * and at 10,000 members the push-pulls of the last 10 s (requestTimeoutMs)
+   * held gigabytes that way.
+   */
   cancel(e: SimEvent): void {
     e.cancelled = true;
+    e.fn = NOOP;
   }
 
   /**
@@ -44,6 +56,7 @@ export class Scheduler {
       this.current = e.time;
       this.executed++;
       e.fn();
+      if (this.onProgress !== undefined && this.executed % this.progressEvery === 0) this.onProgress();
       if (e.settles) await drainMicrotasks();
       if (stop && stop()) return;
     }
@@ -72,7 +85,7 @@ export class ProcessClock implements Clock {
   }
 
   clearTimeout(handle: TimerHandle): void {
-    (handle as SimEvent).cancelled = true;
+    this.scheduler.cancel(handle as SimEvent);
   }
 
   get isPaused(): boolean {

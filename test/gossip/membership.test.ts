@@ -70,12 +70,12 @@ function addr(i: number): string {
 
 test('broadcast queue: fewest transmissions first, newest first, limit respected, one copy per packet', () => {
   const q = new BroadcastQueue(100);
-  q.push('a', new Uint8Array(10).fill(1));
-  q.push('b', new Uint8Array(10).fill(2));
+  q.push(0, new Uint8Array(10).fill(1));
+  q.push(1, new Uint8Array(10).fill(2));
   const out: Uint8Array[] = [];
   q.take(1000, 3, out, 255);
   assert.deepEqual(out.map((m) => m[0]), [2, 1], 'newest first, each once');
-  q.push('a', new Uint8Array(10).fill(3));
+  q.push(0, new Uint8Array(10).fill(3));
   out.length = 0;
   q.take(1000, 3, out, 255);
   assert.deepEqual(out.map((m) => m[0]), [3, 2], 'the replaced update about a is gone; the fresh one leads');

@@ -382,11 +382,26 @@ async function agentMemory(admin: string): Promise<{ heapUsed: number; arrayBuff
 
 /** Opens n idle streams A → B, measures both agents' memory, closes them. */
 async function idleStreamMemory(w: WeftAgents, n: number): Promise<Record<string, number>> {
+  // Warm up first (code compiled, pools and the session's tables grown once), so that what is
+  // measured is what each further stream costs, not one-time costs spread over n streams.
+  const warm = await Promise.all(Array.from({ length: 100 }, () => w.row.open('E')));
+  await Promise.all(warm.map((s) => (s.destroy(), once(s, 'close'))));
   const base = { a: await agentMemory(w.admin.a), b: await agentMemory(w.admin.b) };
   const sockets: Socket[] = [];
   for (let i = 0; i < n; i += 100) sockets.push(...(await Promise.all(Array.from({ length: Math.min(100, n - i) }, () => w.row.open('E')))));
   const held = { a: await agentMemory(w.admin.a), b: await agentMemory(w.admin.b) };
+  // Diagnostics: hold the idle streams open (e.g. for heap snapshots with
+  // WEFT_TUNNEL_AGENT_FLAGS=--heapsnapshot-signal=SIGUSR2) before closing them.
+  const holdMs = Number(process.env.WEFT_TUNNEL_MEMORY_HOLD_MS ?? 0);
+  if (holdMs > 0) {
+    console.log(`holding ${n} idle streams for ${holdMs} ms (agent pids ${w.row.relays?.map((c) => c.pid).join(', ')})`);
+    await new Promise((r) => setTimeout(r, holdMs));
+  }
   for (const s of sockets) s.destroy();
+  if (holdMs > 0) {
+    console.log(`closed them; holding for ${holdMs} ms`);
+    await new Promise((r) => setTimeout(r, holdMs));
+  }
   const per = (k: 'a' | 'b', f: 'heapUsed' | 'arrayBuffers' | 'rss') => (held[k][f] - base[k][f]) / n;
   return {
     streams: n,

@@ -76,6 +76,14 @@ function track(child: ChildProcess): ChildProcess {
 }
 
 /** Spawns and waits for the first stdout line matching pred (JSON). */
+/** GCs a child reported on stdout (--trace-gc), by kind. */
+const gcCounts = new Map<ChildProcess, { scavenges: number; markCompacts: number }>();
+function gcCount(c: ChildProcess): { scavenges: number; markCompacts: number } {
+  let g = gcCounts.get(c);
+  if (!g) gcCounts.set(c, (g = { scavenges: 0, markCompacts: 0 }));
+  return g;
+}
+
 async function spawnReady(cmd: string, args: string[], pred: (l: Record<string, unknown>) => boolean, env?: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
   const child = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env }));
   let buf = '';
@@ -87,6 +95,9 @@ async function spawnReady(cmd: string, args: string[], pred: (l: Record<string, 
       for (let nl; (nl = buf.indexOf('\n')) >= 0; ) {
         const text = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
+        // With WEFT_TUNNEL_AGENT_FLAGS=--trace-gc, the agents' GC lines are counted (gcCounts).
+        if (text.includes('Scavenge')) gcCount(child).scavenges++;
+        else if (text.includes('Mark-Compact')) gcCount(child).markCompacts++;
         if (!text.startsWith('{')) continue;
         const line = JSON.parse(text) as Record<string, unknown>;
         if (pred(line)) return resolve({ child, line });
@@ -289,6 +300,7 @@ const relayCpu = new Map<string, number[][]>();
 async function bulk(row: Row, bytes: number, streams: number): Promise<number> {
   const relays = row.relays ?? [];
   const cpu0 = relays.map(cpuSeconds);
+  const gc0 = relays.map((c) => ({ ...gcCount(c) }));
   const block = randomBytes(C.chunk);
   const sockets = await Promise.all(Array.from({ length: streams }, () => row.open('B')));
   const per = Math.floor(bytes / streams);
@@ -313,6 +325,8 @@ async function bulk(row: Row, bytes: number, streams: number): Promise<number> {
     const list = relayCpu.get(key) ?? [];
     list.push(relays.map((c, i) => (cpuSeconds(c) - cpu0[i]!) / ((expected * streams) / 1e9)));
     relayCpu.set(key, list);
+    const gc = relays.map((c, i) => `${gcCount(c).scavenges - gc0[i]!.scavenges}/${gcCount(c).markCompacts - gc0[i]!.markCompacts}`);
+    if (AGENT_FLAGS.includes('--trace-gc')) progress(`${row.name}, ${streams} stream(s): GCs per relay (scavenges/mark-compacts) ${gc.join(' + ')}`);
   }
   return (expected * streams) / seconds / 1e6;
 }

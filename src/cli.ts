@@ -37,7 +37,6 @@ import { formatPublicKey, loadOrCreateIdentity } from './tunnel/identity.js';
 import { WEFT_VERSION } from './version.js';
 import { runExplainCommand } from './errors-explain.js';
 import { LocalSocketUpstream } from './agent/upstream.js';
-import { applyAgentGcTuning } from './agent/gc-tuning.js';
 import { applyProxyFlags } from './proxy/config.js';
 import { ServicePortsUpstream } from './proxy/delivery.js';
 
@@ -105,8 +104,6 @@ async function runAgent(argv: string[]): Promise<void> {
     options: { config: { type: 'string', short: 'c' }, mode: { type: 'string' }, 'service-ports': { type: 'string' }, 'proxy-port': { type: 'string' } },
   });
   const log = new Logger();
-  const gc = applyAgentGcTuning();
-  if (gc.incrementalMarking) log.info('V8 incremental marking kept (WEFT_V8_INCREMENTAL_MARKING=1)');
   let config: AgentConfig;
   try {
     config = readConfig(values.config);

@@ -39,8 +39,15 @@ const scale = Math.min(1, Number(process.env.WEFT_BENCH_TIME ?? 300) / 300);
  */
 const ROWS = new Set((process.env.WEFT_TUNNEL_ROWS ?? 'tcp,tls,stunnel,spiped,weft').split(',').map((x) => x.trim()));
 const PARTS = new Set((process.env.WEFT_TUNNEL_PARTS ?? 'paths,memory,handshakes').split(',').map((x) => x.trim()));
-/** Extra node flags for the agents, e.g. WEFT_TUNNEL_AGENT_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
-const AGENT_FLAGS = (process.env.WEFT_TUNNEL_AGENT_FLAGS ?? '').split(' ').filter(Boolean);
+/**
+ * Extra node flags for the agents, e.g. WEFT_TUNNEL_AGENT_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+ * The agents run as docs/tunnel.md recommends deploying them, with V8's incremental marking
+ * off ("GC on the data path"); WEFT_TUNNEL_INCREMENTAL_MARKING=1 runs them with V8's default.
+ */
+const AGENT_FLAGS = [
+  ...(process.env.WEFT_TUNNEL_INCREMENTAL_MARKING === '1' ? [] : ['--no-incremental-marking']),
+  ...(process.env.WEFT_TUNNEL_AGENT_FLAGS ?? '').split(' ').filter(Boolean),
+];
 const C = {
   bulkBytes: Math.max(32, Math.round(256 * scale)) << 20,
   chunk: 64 << 10,
@@ -443,7 +450,7 @@ export async function run(): Promise<void> {
   try {
     const rows: Row[] = [];
     const skipped: Record<string, string> = {};
-    progress('starting the paths');
+    progress(`starting the paths (weft agents run with node flags: ${AGENT_FLAGS.join(' ') || 'none'})`);
     if (ROWS.has('tcp')) rows.push(await plainTcp());
     for (const [key, name, make] of [['tls', 'node tls 1.3', nodeTls], ['stunnel', 'stunnel4 pair', stunnelPair], ['spiped', 'spiped pair', spipedPair]] as const) {
       if (!ROWS.has(key)) continue;

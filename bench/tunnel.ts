@@ -27,6 +27,8 @@ import { measure, printGrid, printTable, writeResults } from './lib.js';
 import { encodeRequest } from '../src/kernel/handshake.js';
 import { nodeX25519, nobleX25519 } from '../src/tunnel/x25519.js';
 import { acceptTunnel, connectTunnel, generateIdentity } from '../src/tunnel/index.js';
+import type { AeadEngineChoice } from '../src/tunnel/aead-engine.js';
+import { RecordOpener, RecordSealer } from '../src/tunnel/record.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const SINK = fileURLToPath(new URL('./tunnel-sink.js', import.meta.url));
@@ -35,7 +37,10 @@ const scale = Math.min(1, Number(process.env.WEFT_BENCH_TIME ?? 300) / 300);
  * WEFT_TUNNEL_ROWS=tcp,tls,stunnel,spiped,weft picks rows (default: all); with the
  * weft row left out there is no memory measure, with WEFT_TUNNEL_PARTS=paths only the
  * path table runs (no memory, no handshakes), with WEFT_TUNNEL_PARTS=bulk1 (or bulk16, rtt)
- * only that phase of it — for profiling and quick comparisons.
+ * only that phase of it — for profiling and quick comparisons. The row `weft` runs the
+ * agents with their default records' AEAD engine; `weft-wasm`, `weft-auto` and
+ * `weft-native` with `tunnel.aead` set (each its own agent pair). WEFT_TUNNEL_PARTS=records
+ * times sealing and opening one record by engine and size (CPU time, GC included).
  */
 const ROWS = new Set((process.env.WEFT_TUNNEL_ROWS ?? 'tcp,tls,stunnel,spiped,weft').split(',').map((x) => x.trim()));
 const PARTS = new Set((process.env.WEFT_TUNNEL_PARTS ?? 'paths,memory,handshakes').split(',').map((x) => x.trim()));
@@ -234,21 +239,23 @@ async function startWeftAgent(name: string, config: Record<string, unknown>, exp
   return spawnReady(process.execPath, [...AGENT_FLAGS, CLI, 'agent', '--config', file], (l) => l.msg === 'agent ready', env);
 }
 
-async function weftPair(): Promise<WeftAgents> {
+async function weftPair(engine?: AeadEngineChoice): Promise<WeftAgents> {
   const meshlet = (n: string, spec: Record<string, unknown>) => ({ apiVersion: 'weft.dev/v1alpha1', kind: 'Meshlet', metadata: { name: n, namespace: 'bench' }, spec });
-  const bDir = join(dir, 'b');
-  const bConf = { tunnel: { name: 'b', listen: '127.0.0.1:0', identityFile: join(bDir, 'id.json'), secretFile: join(bDir, 'secret') } };
+  const tag = engine ? `-${engine}` : '';
+  const aead = engine ? { aead: engine } : {};
+  const bDir = join(dir, 'b' + tag);
+  const bConf = { tunnel: { name: 'b', listen: '127.0.0.1:0', identityFile: join(bDir, 'id.json'), secretFile: join(bDir, 'secret'), ...aead } };
   mkdirSync(join(bDir, 'meshlets'), { recursive: true });
   writeFileSync(join(bDir, 'meshlets', 'svc.yaml'), stringify(meshlet('svc', { provides: ['sink'] })));
-  const b = await startWeftAgent('b', bConf, true);
+  const b = await startWeftAgent('b' + tag, bConf, true);
   const sinkPath = join(bDir, 's', 'bench', 'svc', 'main', 'server', 'sink');
   mkdirSync(join(bDir, 's', 'bench', 'svc', 'main', 'server'), { recursive: true });
   const sink = await startSink(['--unix', sinkPath]);
-  const aDir = join(dir, 'a');
+  const aDir = join(dir, 'a' + tag);
   mkdirSync(join(aDir, 'meshlets'), { recursive: true });
   writeFileSync(join(aDir, 'meshlets', 'app.yaml'), stringify(meshlet('app', { uses: ['sink.svc.bench'] })));
   const a = await startWeftAgent(
-    'a',
+    'a' + tag,
     {
       limits: { maxConnections: 100_000, maxPendingHandshakes: 10_000 },
       tunnel: {
@@ -257,6 +264,7 @@ async function weftPair(): Promise<WeftAgents> {
         identityFile: join(aDir, 'id.json'),
         secretFile: join(aDir, 'secret'),
         peers: [{ name: 'b', address: String(b.line.tunnel), publicKey: String(b.line.publicKey), services: ['sink.svc.bench'] }],
+        ...aead,
       },
     },
     true,
@@ -273,7 +281,7 @@ async function weftPair(): Promise<WeftAgents> {
     return s;
   };
   return {
-    row: { name: 'weft agent A → B', relays: [a.child, b.child], open, stop: async () => void (await Promise.all([stopChild(a.child), stopChild(b.child), stopChild(sink.child)])) },
+    row: { name: `weft agent A → B${engine ? ` (${engine})` : ''}`, relays: [a.child, b.child], open, stop: async () => void (await Promise.all([stopChild(a.child), stopChild(b.child), stopChild(sink.child)])) },
     admin: { a: String(a.line.admin), b: String(b.line.admin) },
     clientSocket,
   };
@@ -396,6 +404,43 @@ async function handshakeRates(): Promise<Record<string, number>> {
   return out;
 }
 
+/**
+ * Seal + open of one record by AEAD engine and plaintext size, in CPU time of this
+ * process (GC, including its helper threads, counted): where node:crypto starts to win.
+ */
+function recordEngines(): Record<string, Record<string, number>> {
+  const key = randomBytes(32);
+  const out = Buffer.allocUnsafe(20_000);
+  const rows: string[][] = [];
+  const result: Record<string, Record<string, number>> = {};
+  const policy = { afterRecords: 1 << 30, afterMs: 1e12 };
+  for (const size of [256, 1024, 4096, 8192, 12288, 16384, 16896]) {
+    const plain = randomBytes(size);
+    const mbs: Record<string, number> = {};
+    for (const engine of ['wasm', 'native', 'wasm', 'native'] as const) {
+      const sealer = new RecordSealer(key, policy, 0, undefined, engine);
+      const opener = new RecordOpener(key, undefined, { transient: true, engine });
+      const sink = () => true;
+      const iters = Math.max(200, Math.round((1e8 * scale) / 3 / (size + 300)));
+      const step = () => {
+        sealer.kernel.io.set(plain);
+        const n = sealer.sealFromIo(size, out, 0, 0);
+        if (!opener.feed(out.subarray(0, n), sink)) throw new Error('record did not open');
+      };
+      for (let i = 0; i < 50; i++) step();
+      const t0 = process.cpuUsage();
+      for (let i = 0; i < iters; i++) step();
+      const t = process.cpuUsage(t0);
+      const v = (size * iters) / ((t.user + t.system) / 1e6) / 1e6;
+      mbs[engine] = Math.max(mbs[engine] ?? 0, v);
+    }
+    result[String(size)] = mbs;
+    rows.push([String(size), mbs.wasm!.toFixed(0), mbs.native!.toFixed(0), (mbs.native! / mbs.wasm!).toFixed(2)]);
+  }
+  printGrid('one record sealed + opened, CPU-time MB/s (best of 2, alternated)', ['plaintext bytes', 'wasm kernel', 'node:crypto', 'native / wasm'], rows);
+  return result;
+}
+
 async function agentMemory(admin: string): Promise<{ heapUsed: number; arrayBuffers: number; rss: number; external: number }> {
   const res = await fetch(admin + '/debug/memory');
   return ((await res.json()) as { memory: { heapUsed: number; arrayBuffers: number; rss: number; external: number } }).memory;
@@ -466,6 +511,14 @@ export async function run(): Promise<void> {
       rows.push(weft.row);
       progress('weft agents ready');
     }
+    let firstWeft = weft;
+    for (const engine of ['wasm', 'auto', 'native'] as const) {
+      if (!ROWS.has(`weft-${engine}`)) continue;
+      const w = await weftPair(engine);
+      rows.push(w.row);
+      firstWeft ??= w;
+      progress(`weft agents (${engine}) ready`);
+    }
 
     const samples = new Map<string, { one: number[]; many: number[]; p50: number[]; p99: number[] }>();
     for (const r of rows) samples.set(r.name, { one: [], many: [], p50: [], p99: [] });
@@ -499,7 +552,7 @@ export async function run(): Promise<void> {
     results.paths = table;
     results.skipped = skipped;
 
-    const memory = weft && PARTS.has('memory') ? await idleStreamMemory(weft, C.idleStreams) : null;
+    const memory = firstWeft && PARTS.has('memory') ? await idleStreamMemory(firstWeft, C.idleStreams) : null;
     if (memory) {
       printGrid('agent memory per idle stream (A: client socket + splice + tunnel stream; B: tunnel stream + splice + server socket)', ['measure', 'value'], Object.entries(memory).map(([k, v]) => [k, v.toFixed(0)]));
       results.idleStreamMemory = memory;
@@ -521,6 +574,7 @@ export async function run(): Promise<void> {
     }
     for (const r of rows) await r.stop();
 
+    if (PARTS.has('records')) results.records = recordEngines();
     if (PARTS.has('handshakes')) {
       results.handshakes = await handshakeRates();
       printGrid('handshakes', ['measure', 'per second'], Object.entries(results.handshakes as Record<string, number>).map(([k, v]) => [k, v.toFixed(0)]));

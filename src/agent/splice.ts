@@ -160,7 +160,9 @@ export class IdleSweep {
 
   add(s: Splice): void {
     s.sweep = this;
-    s.active = false;
+    // Counted as activity: the quiet count starts at the next tick, so no splice is closed
+    // before a full `idleMs` of silence however far into a period it was added.
+    s.active = true;
     s.quiet = 0;
     this.#splices.add(s);
     if (!this.#timer) {

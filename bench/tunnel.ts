@@ -27,6 +27,8 @@ import { measure, printGrid, printTable, writeResults } from './lib.js';
 import { encodeRequest } from '../src/kernel/handshake.js';
 import { nodeX25519, nobleX25519 } from '../src/tunnel/x25519.js';
 import { acceptTunnel, connectTunnel, generateIdentity } from '../src/tunnel/index.js';
+import type { AeadEngineChoice } from '../src/tunnel/aead-engine.js';
+import { RecordOpener, RecordSealer } from '../src/tunnel/record.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const SINK = fileURLToPath(new URL('./tunnel-sink.js', import.meta.url));
@@ -35,12 +37,22 @@ const scale = Math.min(1, Number(process.env.WEFT_BENCH_TIME ?? 300) / 300);
  * WEFT_TUNNEL_ROWS=tcp,tls,stunnel,spiped,weft picks rows (default: all); with the
  * weft row left out there is no memory measure, with WEFT_TUNNEL_PARTS=paths only the
  * path table runs (no memory, no handshakes), with WEFT_TUNNEL_PARTS=bulk1 (or bulk16, rtt)
- * only that phase of it — for profiling and quick comparisons.
+ * only that phase of it — for profiling and quick comparisons. The row `weft` runs the
+ * agents with their default records' AEAD engine; `weft-wasm`, `weft-auto` and
+ * `weft-native` with `tunnel.aead` set (each its own agent pair). WEFT_TUNNEL_PARTS=records
+ * times sealing and opening one record by engine and size (CPU time, GC included).
  */
 const ROWS = new Set((process.env.WEFT_TUNNEL_ROWS ?? 'tcp,tls,stunnel,spiped,weft').split(',').map((x) => x.trim()));
 const PARTS = new Set((process.env.WEFT_TUNNEL_PARTS ?? 'paths,memory,handshakes').split(',').map((x) => x.trim()));
-/** Extra node flags for the agents, e.g. WEFT_TUNNEL_AGENT_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
-const AGENT_FLAGS = (process.env.WEFT_TUNNEL_AGENT_FLAGS ?? '').split(' ').filter(Boolean);
+/**
+ * Extra node flags for the agents, e.g. WEFT_TUNNEL_AGENT_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+ * The agents run as docs/tunnel.md recommends deploying them, with V8's incremental marking
+ * off ("GC on the data path"); WEFT_TUNNEL_INCREMENTAL_MARKING=1 runs them with V8's default.
+ */
+const AGENT_FLAGS = [
+  ...(process.env.WEFT_TUNNEL_INCREMENTAL_MARKING === '1' ? [] : ['--no-incremental-marking']),
+  ...(process.env.WEFT_TUNNEL_AGENT_FLAGS ?? '').split(' ').filter(Boolean),
+];
 const C = {
   bulkBytes: Math.max(32, Math.round(256 * scale)) << 20,
   chunk: 64 << 10,
@@ -71,6 +83,14 @@ function track(child: ChildProcess): ChildProcess {
 }
 
 /** Spawns and waits for the first stdout line matching pred (JSON). */
+/** GCs a child reported on stdout (--trace-gc), by kind. */
+const gcCounts = new Map<ChildProcess, { scavenges: number; markCompacts: number }>();
+function gcCount(c: ChildProcess): { scavenges: number; markCompacts: number } {
+  let g = gcCounts.get(c);
+  if (!g) gcCounts.set(c, (g = { scavenges: 0, markCompacts: 0 }));
+  return g;
+}
+
 async function spawnReady(cmd: string, args: string[], pred: (l: Record<string, unknown>) => boolean, env?: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
   const child = track(spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env }));
   let buf = '';
@@ -82,6 +102,9 @@ async function spawnReady(cmd: string, args: string[], pred: (l: Record<string, 
       for (let nl; (nl = buf.indexOf('\n')) >= 0; ) {
         const text = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
+        // With WEFT_TUNNEL_AGENT_FLAGS=--trace-gc, the agents' GC lines are counted (gcCounts).
+        if (text.includes('Scavenge')) gcCount(child).scavenges++;
+        else if (text.includes('Mark-Compact')) gcCount(child).markCompacts++;
         if (!text.startsWith('{')) continue;
         const line = JSON.parse(text) as Record<string, unknown>;
         if (pred(line)) return resolve({ child, line });
@@ -216,21 +239,23 @@ async function startWeftAgent(name: string, config: Record<string, unknown>, exp
   return spawnReady(process.execPath, [...AGENT_FLAGS, CLI, 'agent', '--config', file], (l) => l.msg === 'agent ready', env);
 }
 
-async function weftPair(): Promise<WeftAgents> {
+async function weftPair(engine?: AeadEngineChoice): Promise<WeftAgents> {
   const meshlet = (n: string, spec: Record<string, unknown>) => ({ apiVersion: 'weft.dev/v1alpha1', kind: 'Meshlet', metadata: { name: n, namespace: 'bench' }, spec });
-  const bDir = join(dir, 'b');
-  const bConf = { tunnel: { name: 'b', listen: '127.0.0.1:0', identityFile: join(bDir, 'id.json'), secretFile: join(bDir, 'secret') } };
+  const tag = engine ? `-${engine}` : '';
+  const aead = engine ? { aead: engine } : {};
+  const bDir = join(dir, 'b' + tag);
+  const bConf = { tunnel: { name: 'b', listen: '127.0.0.1:0', identityFile: join(bDir, 'id.json'), secretFile: join(bDir, 'secret'), ...aead } };
   mkdirSync(join(bDir, 'meshlets'), { recursive: true });
   writeFileSync(join(bDir, 'meshlets', 'svc.yaml'), stringify(meshlet('svc', { provides: ['sink'] })));
-  const b = await startWeftAgent('b', bConf, true);
+  const b = await startWeftAgent('b' + tag, bConf, true);
   const sinkPath = join(bDir, 's', 'bench', 'svc', 'main', 'server', 'sink');
   mkdirSync(join(bDir, 's', 'bench', 'svc', 'main', 'server'), { recursive: true });
   const sink = await startSink(['--unix', sinkPath]);
-  const aDir = join(dir, 'a');
+  const aDir = join(dir, 'a' + tag);
   mkdirSync(join(aDir, 'meshlets'), { recursive: true });
   writeFileSync(join(aDir, 'meshlets', 'app.yaml'), stringify(meshlet('app', { uses: ['sink.svc.bench'] })));
   const a = await startWeftAgent(
-    'a',
+    'a' + tag,
     {
       limits: { maxConnections: 100_000, maxPendingHandshakes: 10_000 },
       tunnel: {
@@ -239,6 +264,7 @@ async function weftPair(): Promise<WeftAgents> {
         identityFile: join(aDir, 'id.json'),
         secretFile: join(aDir, 'secret'),
         peers: [{ name: 'b', address: String(b.line.tunnel), publicKey: String(b.line.publicKey), services: ['sink.svc.bench'] }],
+        ...aead,
       },
     },
     true,
@@ -255,7 +281,7 @@ async function weftPair(): Promise<WeftAgents> {
     return s;
   };
   return {
-    row: { name: 'weft agent A → B', relays: [a.child, b.child], open, stop: async () => void (await Promise.all([stopChild(a.child), stopChild(b.child), stopChild(sink.child)])) },
+    row: { name: `weft agent A → B${engine ? ` (${engine})` : ''}`, relays: [a.child, b.child], open, stop: async () => void (await Promise.all([stopChild(a.child), stopChild(b.child), stopChild(sink.child)])) },
     admin: { a: String(a.line.admin), b: String(b.line.admin) },
     clientSocket,
   };
@@ -281,6 +307,7 @@ const relayCpu = new Map<string, number[][]>();
 async function bulk(row: Row, bytes: number, streams: number): Promise<number> {
   const relays = row.relays ?? [];
   const cpu0 = relays.map(cpuSeconds);
+  const gc0 = relays.map((c) => ({ ...gcCount(c) }));
   const block = randomBytes(C.chunk);
   const sockets = await Promise.all(Array.from({ length: streams }, () => row.open('B')));
   const per = Math.floor(bytes / streams);
@@ -305,6 +332,8 @@ async function bulk(row: Row, bytes: number, streams: number): Promise<number> {
     const list = relayCpu.get(key) ?? [];
     list.push(relays.map((c, i) => (cpuSeconds(c) - cpu0[i]!) / ((expected * streams) / 1e9)));
     relayCpu.set(key, list);
+    const gc = relays.map((c, i) => `${gcCount(c).scavenges - gc0[i]!.scavenges}/${gcCount(c).markCompacts - gc0[i]!.markCompacts}`);
+    if (AGENT_FLAGS.includes('--trace-gc')) progress(`${row.name}, ${streams} stream(s): GCs per relay (scavenges/mark-compacts) ${gc.join(' + ')}`);
   }
   return (expected * streams) / seconds / 1e6;
 }
@@ -375,6 +404,43 @@ async function handshakeRates(): Promise<Record<string, number>> {
   return out;
 }
 
+/**
+ * Seal + open of one record by AEAD engine and plaintext size, in CPU time of this
+ * process (GC, including its helper threads, counted): where node:crypto starts to win.
+ */
+function recordEngines(): Record<string, Record<string, number>> {
+  const key = randomBytes(32);
+  const out = Buffer.allocUnsafe(20_000);
+  const rows: string[][] = [];
+  const result: Record<string, Record<string, number>> = {};
+  const policy = { afterRecords: 1 << 30, afterMs: 1e12 };
+  for (const size of [256, 1024, 4096, 8192, 12288, 16384, 16896]) {
+    const plain = randomBytes(size);
+    const mbs: Record<string, number> = {};
+    for (const engine of ['wasm', 'native', 'wasm', 'native'] as const) {
+      const sealer = new RecordSealer(key, policy, 0, undefined, engine);
+      const opener = new RecordOpener(key, undefined, { transient: true, engine });
+      const sink = () => true;
+      const iters = Math.max(200, Math.round((1e8 * scale) / 3 / (size + 300)));
+      const step = () => {
+        sealer.kernel.io.set(plain);
+        const n = sealer.sealFromIo(size, out, 0, 0);
+        if (!opener.feed(out.subarray(0, n), sink)) throw new Error('record did not open');
+      };
+      for (let i = 0; i < 50; i++) step();
+      const t0 = process.cpuUsage();
+      for (let i = 0; i < iters; i++) step();
+      const t = process.cpuUsage(t0);
+      const v = (size * iters) / ((t.user + t.system) / 1e6) / 1e6;
+      mbs[engine] = Math.max(mbs[engine] ?? 0, v);
+    }
+    result[String(size)] = mbs;
+    rows.push([String(size), mbs.wasm!.toFixed(0), mbs.native!.toFixed(0), (mbs.native! / mbs.wasm!).toFixed(2)]);
+  }
+  printGrid('one record sealed + opened, CPU-time MB/s (best of 2, alternated)', ['plaintext bytes', 'wasm kernel', 'node:crypto', 'native / wasm'], rows);
+  return result;
+}
+
 async function agentMemory(admin: string): Promise<{ heapUsed: number; arrayBuffers: number; rss: number; external: number }> {
   const res = await fetch(admin + '/debug/memory');
   return ((await res.json()) as { memory: { heapUsed: number; arrayBuffers: number; rss: number; external: number } }).memory;
@@ -382,11 +448,26 @@ async function agentMemory(admin: string): Promise<{ heapUsed: number; arrayBuff
 
 /** Opens n idle streams A → B, measures both agents' memory, closes them. */
 async function idleStreamMemory(w: WeftAgents, n: number): Promise<Record<string, number>> {
+  // Warm up first (code compiled, pools and the session's tables grown once), so that what is
+  // measured is what each further stream costs, not one-time costs spread over n streams.
+  const warm = await Promise.all(Array.from({ length: 100 }, () => w.row.open('E')));
+  await Promise.all(warm.map((s) => (s.destroy(), once(s, 'close'))));
   const base = { a: await agentMemory(w.admin.a), b: await agentMemory(w.admin.b) };
   const sockets: Socket[] = [];
   for (let i = 0; i < n; i += 100) sockets.push(...(await Promise.all(Array.from({ length: Math.min(100, n - i) }, () => w.row.open('E')))));
   const held = { a: await agentMemory(w.admin.a), b: await agentMemory(w.admin.b) };
+  // Diagnostics: hold the idle streams open (e.g. for heap snapshots with
+  // WEFT_TUNNEL_AGENT_FLAGS=--heapsnapshot-signal=SIGUSR2) before closing them.
+  const holdMs = Number(process.env.WEFT_TUNNEL_MEMORY_HOLD_MS ?? 0);
+  if (holdMs > 0) {
+    console.log(`holding ${n} idle streams for ${holdMs} ms (agent pids ${w.row.relays?.map((c) => c.pid).join(', ')})`);
+    await new Promise((r) => setTimeout(r, holdMs));
+  }
   for (const s of sockets) s.destroy();
+  if (holdMs > 0) {
+    console.log(`closed them; holding for ${holdMs} ms`);
+    await new Promise((r) => setTimeout(r, holdMs));
+  }
   const per = (k: 'a' | 'b', f: 'heapUsed' | 'arrayBuffers' | 'rss') => (held[k][f] - base[k][f]) / n;
   return {
     streams: n,
@@ -414,7 +495,7 @@ export async function run(): Promise<void> {
   try {
     const rows: Row[] = [];
     const skipped: Record<string, string> = {};
-    progress('starting the paths');
+    progress(`starting the paths (weft agents run with node flags: ${AGENT_FLAGS.join(' ') || 'none'})`);
     if (ROWS.has('tcp')) rows.push(await plainTcp());
     for (const [key, name, make] of [['tls', 'node tls 1.3', nodeTls], ['stunnel', 'stunnel4 pair', stunnelPair], ['spiped', 'spiped pair', spipedPair]] as const) {
       if (!ROWS.has(key)) continue;
@@ -429,6 +510,14 @@ export async function run(): Promise<void> {
     if (weft) {
       rows.push(weft.row);
       progress('weft agents ready');
+    }
+    let firstWeft = weft;
+    for (const engine of ['wasm', 'auto', 'native'] as const) {
+      if (!ROWS.has(`weft-${engine}`)) continue;
+      const w = await weftPair(engine);
+      rows.push(w.row);
+      firstWeft ??= w;
+      progress(`weft agents (${engine}) ready`);
     }
 
     const samples = new Map<string, { one: number[]; many: number[]; p50: number[]; p99: number[] }>();
@@ -463,7 +552,7 @@ export async function run(): Promise<void> {
     results.paths = table;
     results.skipped = skipped;
 
-    const memory = weft && PARTS.has('memory') ? await idleStreamMemory(weft, C.idleStreams) : null;
+    const memory = firstWeft && PARTS.has('memory') ? await idleStreamMemory(firstWeft, C.idleStreams) : null;
     if (memory) {
       printGrid('agent memory per idle stream (A: client socket + splice + tunnel stream; B: tunnel stream + splice + server socket)', ['measure', 'value'], Object.entries(memory).map(([k, v]) => [k, v.toFixed(0)]));
       results.idleStreamMemory = memory;
@@ -485,6 +574,7 @@ export async function run(): Promise<void> {
     }
     for (const r of rows) await r.stop();
 
+    if (PARTS.has('records')) results.records = recordEngines();
     if (PARTS.has('handshakes')) {
       results.handshakes = await handshakeRates();
       printGrid('handshakes', ['measure', 'per second'], Object.entries(results.handshakes as Record<string, number>).map(([k, v]) => [k, v.toFixed(0)]));

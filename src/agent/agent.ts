@@ -111,7 +111,8 @@ export class Agent {
   readonly log: Logger;
   readonly #router: ServiceRouter;
   readonly #meshlets = new Map<string, MeshletRuntime>();
-  readonly #clients = new Set<Socket>();
+  /** Open client connections and the meshlet each came in on (one shared 'close' listener for all). */
+  readonly #clients = new Map<Socket, MeshletRuntime>();
   readonly #streams = new Map<Splice, StreamInfo>();
   readonly #ctx: SessionContext;
   #pending = 0;
@@ -405,17 +406,23 @@ export class Agent {
       return;
     }
     const rt = inst.meshlet;
-    this.#clients.add(socket);
+    this.#clients.set(socket, rt);
     this.#pending++;
     rt.active++;
     this.metrics.connections.inc(rt.labels);
-    socket.once('close', () => {
-      this.#clients.delete(socket);
-      rt.active--;
-      if (this.#drainWaiter && this.#clients.size === 0) this.#drainWaiter();
-    });
+    socket.on('close', this.#onClientClose);
     new ClientSession(this.#ctx, socket, inst);
   }
+
+  /** Shared by every client socket (`this` is the socket): no closure per connection. */
+  readonly #onClientClose = ((agent: Agent) =>
+    function (this: Socket): void {
+      const rt = agent.#clients.get(this);
+      if (!rt) return;
+      agent.#clients.delete(this);
+      rt.active--;
+      if (agent.#drainWaiter && agent.#clients.size === 0) agent.#drainWaiter();
+    })(this);
 
   #streamEnded(splice: Splice, info: StreamInfo): void {
     this.#streams.delete(splice);
@@ -482,7 +489,7 @@ export class Agent {
       if (forced > 0) {
         this.log.warn('drain deadline reached; closing open connections', { error: new WeftError('WEFT-A010', `${forced} connection(s) still open`, { connections: forced }) });
         for (const [splice] of this.#streams) splice.abort('aborted');
-        for (const s of this.#clients) s.destroy();
+        for (const s of this.#clients.keys()) s.destroy();
       }
       this.log.info('drained', { forced });
       await this.sync?.close();

@@ -276,7 +276,9 @@ export class ClientSession {
     this.#settle(ReplyCode.OK);
     const version = route.endpoints[index]!.version;
     const info: StreamInfo = { serviceId: route.serviceId, version, source: this.#source, labels: { service: route.serviceId, version } };
-    const splice = new Splice(socket, stream, this.#source.idleMs, (s) => this.#ctx.streamEnded(s, info));
-    this.#ctx.streamStarted(splice, info);
+    // The session is done here: nothing the splice keeps may reference it (memory per idle stream).
+    const ctx = this.#ctx;
+    const splice = new Splice(socket, stream, this.#source.idleMs, (s) => ctx.streamEnded(s, info));
+    ctx.streamStarted(splice, info);
   }
 }

@@ -66,16 +66,19 @@ export class InboundStreams {
       stream.accept();
       this.counters.accepted++;
       this.counters.active++;
-      const splice = new Splice(socket, stream, 0, (s) => {
-        this.#splices.delete(s);
-        this.counters.active--;
-        this.counters.bytesToPeer += s.bytesUp;
-        this.counters.bytesFromPeer += s.bytesDown;
-      });
+      const splice = new Splice(socket, stream, 0, this.#ended);
       this.#splices.add(splice);
       return;
     }
   }
+
+  /** One function for every splice's end (no closure per stream). */
+  readonly #ended = (s: Splice): void => {
+    this.#splices.delete(s);
+    this.counters.active--;
+    this.counters.bytesToPeer += s.bytesUp;
+    this.counters.bytesFromPeer += s.bytesDown;
+  };
 
   #refuse(stream: TunnelStream, code: 'UNKNOWN_SERVICE' | 'UNAVAILABLE'): void {
     this.counters.refused[code]++;

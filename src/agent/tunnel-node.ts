@@ -83,6 +83,7 @@ export class AgentTunnels {
         keepaliveIntervalMs: c.timeouts.keepaliveMs,
         keepaliveTimeoutMs: c.timeouts.keepaliveTimeoutMs,
         maxStreams: c.limits.maxStreamsPerSession,
+        aead: c.aead,
       },
       onStream: (stream, info, peer) => this.inbound.handle(stream, info, peer.name),
       dialTimeoutMs: c.timeouts.dialMs,

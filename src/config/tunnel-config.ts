@@ -8,7 +8,9 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { WeftError } from '../errors.js';
 import { isServiceId } from '../sdk/service-id.js';
+import { AEAD_ENGINE_CHOICES, type AeadEngineChoice } from '../tunnel/aead-engine.js';
 import { parsePublicKey, formatPublicKey } from '../tunnel/identity.js';
+import { DEFAULT_AEAD_ENGINE } from '../tunnel/options.js';
 import { durationMs } from './duration.js';
 import { FieldPath, boolean, duration, integer, isMapping, list, mapping, optionalMapping, string } from './fields.js';
 
@@ -50,6 +52,8 @@ export interface TunnelConfig {
   };
   readonly backoff: { readonly initialMs: number; readonly maxMs: number };
   readonly limits: { readonly maxStreamsPerSession: number; readonly maxPendingHandshakes: number };
+  /** Which ChaCha20-Poly1305 seals and opens records: auto (by record size), wasm or native (docs/tunnel.md). */
+  readonly aead: AeadEngineChoice;
 }
 
 const DNS_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -88,7 +92,7 @@ function service(v: unknown, at: FieldPath): TunnelServiceConfig {
 /** Parses `tunnel:`; undefined when the section is absent (tunnels disabled). */
 export function parseTunnelConfig(v: unknown, at: FieldPath, baseDir: string): TunnelConfig | undefined {
   if (v === undefined || v === null) return undefined;
-  const t = mapping(v, at, ['name', 'listen', 'identityFile', 'secretFile', 'pinnedKeys', 'peers', 'routes', 'relay', 'timeouts', 'backoff', 'limits']);
+  const t = mapping(v, at, ['name', 'listen', 'identityFile', 'secretFile', 'pinnedKeys', 'peers', 'routes', 'relay', 'timeouts', 'backoff', 'limits', 'aead']);
   const secretFile = t.secretFile === undefined ? undefined : resolve(baseDir, string(t.secretFile, at.key('secretFile')));
   const name = t.name === undefined ? hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 63).replace(/^-+|-+$/g, '') || 'agent' : peerName(t.name, at.key('name'));
 
@@ -137,6 +141,8 @@ export function parseTunnelConfig(v: unknown, at: FieldPath, baseDir: string): T
   const l = optionalMapping(t.limits, lAt, ['maxStreamsPerSession', 'maxPendingHandshakes']);
   const ms = (x: unknown, a: FieldPath, def: bigint, allowZero = false) => durationMs(duration(x, a, def, { allowZero }));
   const S = 1_000_000_000n;
+  const aead = string(t.aead, at.key('aead'), DEFAULT_AEAD_ENGINE) as AeadEngineChoice;
+  if (!AEAD_ENGINE_CHOICES.includes(aead)) throw at.key('aead').error('auto, wasm or native', t.aead);
   return {
     name,
     listen: hostPort(t.listen ?? '127.0.0.1:0', at.key('listen')),
@@ -165,6 +171,7 @@ export function parseTunnelConfig(v: unknown, at: FieldPath, baseDir: string): T
       maxStreamsPerSession: integer(l.maxStreamsPerSession, lAt.key('maxStreamsPerSession'), 1, 1 << 20, 16_384),
       maxPendingHandshakes: integer(l.maxPendingHandshakes, lAt.key('maxPendingHandshakes'), 1, 1_000_000, 128),
     },
+    aead,
   };
 }
 

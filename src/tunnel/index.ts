@@ -57,6 +57,7 @@ export {
 } from './identity.js';
 export { handshakeStats, tunnelPsk, type HandshakeStats, type HandshakeFailureCause, type Role } from './handshake.js';
 export { tunnelResources } from './resources.js';
+export { AEAD_ENGINE_CHOICES, NATIVE_MIN_PLAINTEXT, nativeAeadAvailable, type AeadEngineChoice } from './aead-engine.js';
 export { nodeX25519, nobleX25519, defaultX25519, type X25519, type X25519KeyPair } from './x25519.js';
 export {
   DEFAULTS as TUNNEL_DEFAULTS, TUNNEL_PROTOCOL_VERSION, FRAME_PROTOCOL_VERSION, MAX_RECORD_PLAINTEXT,

@@ -1,6 +1,7 @@
 // Versions, wire limits and the defaults of every tunnel knob (docs/protocol.md
 // §3–§6 define the wire values; docs/tunnel.md explains the defaults).
 import { DEFAULT_MAX_FRAME_SIZE } from '../kernel/frame.js';
+import type { AeadEngineChoice } from './aead-engine.js';
 import type { Identity } from './identity.js';
 import type { X25519KeyPair, X25519 } from './x25519.js';
 import type { TunnelStream, StreamInfo } from './stream.js';
@@ -100,10 +101,24 @@ export interface TunnelOptions {
   features?: number;
   /** X25519 implementation (default: node:crypto, @noble/curves where that is missing). */
   x25519?: X25519;
+  /**
+   * Which ChaCha20-Poly1305 seals and opens records (aead-engine.ts; the wire is the same):
+   * the WASM kernel, node:crypto, or by record size. Default DEFAULT_AEAD_ENGINE.
+   */
+  aead?: AeadEngineChoice;
 }
 
-export type ResolvedOptions = Required<Omit<TunnelOptions, 'pinnedKeys' | 'onStream' | 'x25519' | 'agentId'>> &
-  Pick<TunnelOptions, 'pinnedKeys' | 'onStream' | 'x25519' | 'agentId'>;
+export type ResolvedOptions = Required<Omit<TunnelOptions, 'pinnedKeys' | 'onStream' | 'x25519' | 'agentId' | 'aead'>> &
+  Pick<TunnelOptions, 'pinnedKeys' | 'onStream' | 'x25519' | 'agentId' | 'aead'>;
+
+/**
+ * The records' AEAD engine when none is configured, decided by the measurement in
+ * docs/tunnel.md: `auto` wins end to end (relay CPU per GB −20 %) in a process run
+ * with V8's incremental marking off, as the agent is meant to run; with V8's default
+ * GC, node:crypto's per-record Buffers feed the mark-compact cycle described there
+ * and `auto` loses, so the kernel stays the default.
+ */
+export const DEFAULT_AEAD_ENGINE: AeadEngineChoice = process.execArgv.includes('--no-incremental-marking') ? 'auto' : 'wasm';
 
 function positiveInt(name: string, v: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!Number.isInteger(v) || v < 1 || v > max) throw new RangeError(`tunnel option ${name} must be an integer in 1..${max}, got ${v}`);
@@ -116,6 +131,7 @@ export function resolveOptions(o: TunnelOptions): ResolvedOptions {
   positiveInt('initialStreamWindow', r.initialStreamWindow, MAX_WINDOW);
   positiveInt('initialSessionWindow', r.initialSessionWindow, MAX_WINDOW);
   if (r.maxFrameSize < 512 || r.maxFrameSize > 0xffffff) throw new RangeError(`tunnel option maxFrameSize must be in 512..16777215`);
+  if (o.aead !== undefined && o.aead !== 'auto' && o.aead !== 'wasm' && o.aead !== 'native') throw new RangeError(`tunnel option aead must be auto, wasm or native, got ${String(o.aead)}`);
   if (!o.identity?.privateKey || !o.identity?.publicKey) throw new TypeError('tunnel option identity is required');
   if (o.psk === undefined || (typeof o.psk === 'string' ? o.psk.length : o.psk.length) === 0) throw new TypeError('tunnel option psk is required');
   return r;

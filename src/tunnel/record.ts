@@ -16,7 +16,10 @@
 // there and copies the record once into the outgoing buffer; the receiver
 // opens each record in place in the kernel's memory and the session copies
 // the DATA payloads out once, into the socket's read chunk (session.ts).
+// With the `native` or `auto` engine (aead-engine.ts), records from a size up
+// are sealed and opened by node:crypto instead; the bytes are the same.
 import { aeadKernel, AEAD_TAG_LENGTH, type AeadKernel } from '../kernel/aead.js';
+import { nativeFrom, nativeOpen, nativeSealInto, type AeadEngineChoice } from './aead-engine.js';
 import { rekey } from './noise.js';
 import { MAX_RECORD_PLAINTEXT, MAX_RECORD_SEALED, RECORD_FLAG_KEY_UPDATE, RECORD_HEADER_SIZE } from './options.js';
 
@@ -66,12 +69,15 @@ export class RecordSealer {
   private forced = false;
   private readonly header = new Uint8Array(RECORD_HEADER_SIZE);
   bytes = 0;
+  /** Records of this plaintext length and more are sealed by node:crypto. */
+  private readonly nativeFrom: number;
 
-  constructor(key: Uint8Array, policy: RekeyPolicy, now: number, kernel = aeadKernel()) {
+  constructor(key: Uint8Array, policy: RekeyPolicy, now: number, kernel = aeadKernel(), engine: AeadEngineChoice = 'wasm') {
     this.kernel = kernel;
     this.state = new CounterNonce(key);
     this.policy = policy;
     this.rekeyDeadline = now + policy.afterMs;
+    this.nativeFrom = nativeFrom(engine);
   }
 
   get records(): number {
@@ -99,9 +105,13 @@ export class RecordSealer {
     h[2] = update ? RECORD_FLAG_KEY_UPDATE : 0;
     h[3] = 0;
     const s = this.state;
-    this.kernel.sealInPlace(s.key, s.nonce, length, h);
     out.set(h, at);
-    out.set(this.kernel.io.subarray(0, sealed), at + RECORD_HEADER_SIZE);
+    if (length >= this.nativeFrom) {
+      nativeSealInto(s.key, s.nonce, h, this.kernel.io.subarray(0, length), out, at + RECORD_HEADER_SIZE);
+    } else {
+      this.kernel.sealInPlace(s.key, s.nonce, length, h);
+      out.set(this.kernel.io.subarray(0, sealed), at + RECORD_HEADER_SIZE);
+    }
     s.advance();
     this.sinceRekey++;
     if (update) {
@@ -162,14 +172,17 @@ export class RecordOpener {
   error = RecordError.NONE;
   /** With `transient`, plaintext is a view of the kernel's I/O region, valid only during the sink call. */
   private readonly ioView: Buffer | null;
+  /** Records of this plaintext length and more are opened by node:crypto. */
+  private readonly nativeFrom: number;
 
   /**
    * `transient`: open each record in place in the kernel's memory and hand the sink
    * a view of it (no allocation, one copy fewer); the sink must copy what it keeps
    * before returning. Otherwise each record's plaintext is a fresh Buffer.
    */
-  constructor(key: Uint8Array, kernel = aeadKernel(), options: { transient?: boolean } = {}) {
+  constructor(key: Uint8Array, kernel = aeadKernel(), options: { transient?: boolean; engine?: AeadEngineChoice } = {}) {
     this.kernel = kernel;
+    this.nativeFrom = nativeFrom(options.engine ?? 'wasm');
     this.state = new CounterNonce(key);
     const io = kernel.io;
     this.ioView = options.transient ? Buffer.from(io.buffer, io.byteOffset, io.length) : null;
@@ -207,7 +220,11 @@ export class RecordOpener {
     const s = this.state;
     let out: Buffer;
     let r: number;
-    if (this.ioView) {
+    if (n >= this.nativeFrom) {
+      const plain = nativeOpen(s.key, s.nonce, aad, sealed);
+      r = plain ? n : -1;
+      out = plain ?? EMPTY;
+    } else if (this.ioView) {
       this.ioView.set(sealed);
       r = this.kernel.openInPlace(s.key, s.nonce, sealed.length, aad);
       out = this.ioView.subarray(0, n);

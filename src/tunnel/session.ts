@@ -25,7 +25,7 @@ import {
 } from '../kernel/frame.js';
 import { isServiceId, isDnsLabel } from '../sdk/service-id.js';
 import { RecordOpener, RecordSealer, RecordError } from './record.js';
-import { FEATURE_ACCEPT, FRAME_ACCEPT, MAX_RECORD_PLAINTEXT, MAX_WINDOW, RECORD_HEADER_SIZE, type ResolvedOptions, type TunnelSettings } from './options.js';
+import { DEFAULT_AEAD_ENGINE, FEATURE_ACCEPT, FRAME_ACCEPT, MAX_RECORD_PLAINTEXT, MAX_WINDOW, RECORD_HEADER_SIZE, type ResolvedOptions, type TunnelSettings } from './options.js';
 import { TunnelStream, TunnelStreamError, StreamFlag, rstCodeName, type StreamInfo, type StreamOwner } from './stream.js';
 import { formatPublicKey } from './identity.js';
 import { trackResource } from './resources.js';
@@ -162,8 +162,9 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
     this.localSettings = localSettings;
     this.handshakeHash = hs.handshakeHash;
     const now = performance.now();
-    this.sealer = new RecordSealer(hs.sendKey, { afterRecords: options.rekeyAfterRecords, afterMs: options.rekeyAfterMs }, now);
-    this.opener = new RecordOpener(hs.receiveKey, undefined, { transient: true });
+    const engine = options.aead ?? DEFAULT_AEAD_ENGINE;
+    this.sealer = new RecordSealer(hs.sendKey, { afterRecords: options.rekeyAfterRecords, afterMs: options.rekeyAfterMs }, now, undefined, engine);
+    this.opener = new RecordOpener(hs.receiveKey, undefined, { transient: true, engine });
     this.io = this.sealer.kernel.io;
     this.nextStreamId = role === 'initiator' ? 1 : 2;
     this.sendWindow = hs.remoteSettings.initialSessionWindow;

@@ -38,11 +38,12 @@ const scale = Math.min(1, Number(process.env.WEFT_BENCH_TIME ?? 300) / 300);
  * weft row left out there is no memory measure, with WEFT_TUNNEL_PARTS=paths only the
  * path table runs (no memory, no handshakes), with WEFT_TUNNEL_PARTS=bulk1 (or bulk16, rtt)
  * only that phase of it — for profiling and quick comparisons. The row `weft` runs the
- * agents with their default records' AEAD engine; `weft-wasm`, `weft-auto` and
+ * agents with their default records' AEAD engine (the WASM kernel), and by default the
+ * opt-in `weft-auto` row beside it; `weft-wasm`, `weft-auto` and
  * `weft-native` with `tunnel.aead` set (each its own agent pair). WEFT_TUNNEL_PARTS=records
  * times sealing and opening one record by engine and size (CPU time, GC included).
  */
-const ROWS = new Set((process.env.WEFT_TUNNEL_ROWS ?? 'tcp,tls,stunnel,spiped,weft').split(',').map((x) => x.trim()));
+const ROWS = new Set((process.env.WEFT_TUNNEL_ROWS ?? 'tcp,tls,stunnel,spiped,weft,weft-auto').split(',').map((x) => x.trim()));
 const PARTS = new Set((process.env.WEFT_TUNNEL_PARTS ?? 'paths,memory,handshakes').split(',').map((x) => x.trim()));
 /**
  * Extra node flags for the agents, e.g. WEFT_TUNNEL_AGENT_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof".

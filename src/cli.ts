@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --no-incremental-marking
 // The `weft` binary.
 //   weft agent [--config FILE] [--mode sidecar|per-host] [--service-ports rest:8080,grpc:9000] [--proxy-port N]
 //                                         run the node agent (embedded default config without --config;

@@ -112,13 +112,13 @@ export type ResolvedOptions = Required<Omit<TunnelOptions, 'pinnedKeys' | 'onStr
   Pick<TunnelOptions, 'pinnedKeys' | 'onStream' | 'x25519' | 'agentId' | 'aead'>;
 
 /**
- * The records' AEAD engine when none is configured, decided by the measurement in
- * docs/tunnel.md: `auto` wins end to end (relay CPU per GB −20 %) in a process run
- * with V8's incremental marking off, as the agent is meant to run; with V8's default
- * GC, node:crypto's per-record Buffers feed the mark-compact cycle described there
- * and `auto` loses, so the kernel stays the default.
+ * The records' AEAD engine when none is configured: the WebAssembly kernel, as the
+ * tunnel design asks (records sealed and opened by weft's own kernel). `auto` (node:crypto
+ * for records of 8 KiB and up) is opt-in: measured in docs/tunnel.md, it cuts relay CPU per
+ * GB by ≈ 20 % in an agent run with V8's incremental marking off, and loses with V8's
+ * default GC (node:crypto's per-record Buffers feed the mark-compact cycle described there).
  */
-export const DEFAULT_AEAD_ENGINE: AeadEngineChoice = process.execArgv.includes('--no-incremental-marking') ? 'auto' : 'wasm';
+export const DEFAULT_AEAD_ENGINE: AeadEngineChoice = 'wasm';
 
 function positiveInt(name: string, v: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!Number.isInteger(v) || v < 1 || v > max) throw new RangeError(`tunnel option ${name} must be an integer in 1..${max}, got ${v}`);

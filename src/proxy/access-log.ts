@@ -1,7 +1,10 @@
 // The JSON access log: one object per request, appended to a buffer and
 // written once per event-loop turn (one write for many requests under load).
 // Sinks: stdout (with the agent's logs, told apart by "msg":"access"), a file,
-// or off.
+// or off. Lines are serialized by hand, field by field in the record's fixed
+// order (the same text JSON.stringify makes of the record: a test checks it),
+// and the timestamp's date-and-second part is reused within a second: together
+// that cut the log's cost per request by about two thirds (docs/proxy.md).
 import { createWriteStream, type WriteStream } from 'node:fs';
 
 export interface AccessRecord {
@@ -37,8 +40,9 @@ export class AccessLog {
   readonly enabled: boolean;
   #sink: AccessLogSink | undefined;
   #file: WriteStream | undefined;
-  #buffer: string[] = [];
+  #buffer = '';
   #scheduled = false;
+  readonly #flush = () => this.flush();
 
   /** target: 'stdout', 'off', a file path, or a sink (tests). */
   constructor(target: string | AccessLogSink) {
@@ -50,18 +54,18 @@ export class AccessLog {
 
   log(r: AccessRecord): void {
     if (!this.#sink) return;
-    this.#buffer.push(JSON.stringify(r));
+    this.#buffer += accessLine(r);
     if (!this.#scheduled) {
       this.#scheduled = true;
-      setImmediate(() => this.flush());
+      setImmediate(this.#flush);
     }
   }
 
   flush(): void {
     this.#scheduled = false;
     if (!this.#sink || this.#buffer.length === 0) return;
-    const text = this.#buffer.join('\n') + '\n';
-    this.#buffer = [];
+    const text = this.#buffer;
+    this.#buffer = '';
     this.#sink.write(text);
   }
 
@@ -71,4 +75,71 @@ export class AccessLog {
     this.#sink = undefined;
     return f ? new Promise((r) => f.end(() => r())) : Promise.resolve();
   }
+}
+
+/** Whether JSON.stringify writes `s` other than as itself between quotes (quote, backslash, control, surrogate). */
+function needsEscape(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return true;
+  }
+  return false;
+}
+
+function str(s: string): string {
+  return needsEscape(s) ? JSON.stringify(s) : `"${s}"`;
+}
+
+/** `,"key":value` as JSON.stringify writes a property (undefined: left out); strings and finite numbers inline. */
+function field(key: string, v: unknown): string {
+  if (v === undefined) return '';
+  if (typeof v === 'string') return key + str(v);
+  if (typeof v === 'number' && Number.isFinite(v)) return key + v;
+  const j = JSON.stringify(v);
+  return j === undefined ? '' : key + j;
+}
+
+/** One record as a line: the text of JSON.stringify(r) (keys in AccessRecord order), then a LF. */
+export function accessLine(r: AccessRecord): string {
+  return (
+    '{"time":' +
+    str(r.time) +
+    ',"msg":"access"' +
+    field(',"protocol":', r.protocol) +
+    field(',"method":', r.method) +
+    field(',"authority":', r.authority) +
+    field(',"path":', r.path) +
+    field(',"status":', r.status) +
+    field(',"durationMs":', r.durationMs) +
+    field(',"service":', r.service) +
+    field(',"route":', r.route) +
+    field(',"endpoint":', r.endpoint) +
+    field(',"version":', r.version) +
+    field(',"attempts":', r.attempts) +
+    field(',"upstreamMs":', r.upstreamMs) +
+    field(',"bytesIn":', r.bytesIn) +
+    field(',"bytesOut":', r.bytesOut) +
+    field(',"requestId":', r.requestId) +
+    field(',"traceId":', r.traceId) +
+    field(',"spanId":', r.spanId) +
+    field(',"client":', r.client) +
+    field(',"error":', r.error) +
+    field(',"flags":', r.flags) +
+    '}\n'
+  );
+}
+
+let isoSecond = -1;
+let isoPrefix = '';
+
+/** new Date().toISOString(), with the date and time up to the second computed once per second. */
+export function isoNow(): string {
+  const ms = Date.now();
+  const sec = Math.floor(ms / 1000);
+  if (sec !== isoSecond) {
+    isoSecond = sec;
+    isoPrefix = new Date(sec * 1000).toISOString().slice(0, -4);
+  }
+  const frac = ms - sec * 1000;
+  return `${isoPrefix}${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z`;
 }

@@ -16,6 +16,7 @@
 // connection stays there.
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { isoNow } from './access-log.js';
 import type { EndpointState } from './endpoint-state.js';
 import { proxyError, type ProxyErrorReply } from './error-response.js';
 import { HOP_BY_HOP, retriable, retryBackoffMs, rewritePath } from './forward-http1.js';
@@ -505,24 +506,31 @@ export class FastRequest {
     if (p.accessLog.enabled) {
       const rc = this.#rc!;
       const st = this.#state;
-      p.accessLog.log(
-        p.accessRecord(rc.protocol, rc.method, rc.authority, rc.path, status, round(ms), {
-          service: d.serviceId,
-          route: d.routeName,
-          endpoint: st?.ep.key,
-          version: st?.ep.version,
-          attempts: this.#attempts,
-          upstreamMs: this.#upstreamMs === undefined ? undefined : round(this.#upstreamMs),
-          bytesIn: this.#body?.length ?? 0,
-          bytesOut: this.bytesOut,
-          requestId: rc.requestId,
-          traceId: rc.trace.traceId,
-          spanId: rc.trace.spanId,
-          client: rc.client,
-          error: code ?? problem,
-          flags: d.delayMs > 0 ? 'delayed' : undefined,
-        }),
-      );
+      // The whole record as one literal (no defaults merged in): the fields in AccessRecord order.
+      p.accessLog.log({
+        time: isoNow(),
+        msg: 'access',
+        protocol: rc.protocol,
+        method: rc.method,
+        authority: rc.authority,
+        path: rc.path,
+        status,
+        durationMs: round(ms),
+        service: d.serviceId,
+        route: d.routeName,
+        endpoint: st?.ep.key,
+        version: st?.ep.version,
+        attempts: this.#attempts,
+        upstreamMs: this.#upstreamMs === undefined ? undefined : round(this.#upstreamMs),
+        bytesIn: this.#body?.length ?? 0,
+        bytesOut: this.bytesOut,
+        requestId: rc.requestId,
+        traceId: rc.trace.traceId,
+        spanId: rc.trace.spanId,
+        client: rc.client,
+        error: code ?? problem,
+        flags: d.delayMs > 0 ? 'delayed' : undefined,
+      });
     }
     this.#conn.requestDone(this, close);
   }

@@ -18,7 +18,7 @@ import type { ClientIdentity, Upstream } from '../agent/upstream.js';
 import { WeftError } from '../errors.js';
 import type { SharedValues } from '../gossip/shared-values.js';
 import { ServiceTable } from '../kernel/service-table.js';
-import { AccessLog, type AccessLogSink, type AccessRecord } from './access-log.js';
+import { AccessLog, isoNow, type AccessLogSink, type AccessRecord } from './access-log.js';
 import { flowHash } from './balancer.js';
 import { ServiceState, UpstreamCluster, selectorKey, type SubsetSelector } from './cluster.js';
 import type { ProxyConfig } from './config.js';
@@ -435,7 +435,7 @@ export class SidecarProxy {
 
   accessRecord(protocol: AccessRecord['protocol'], method: string, authority: string, path: string, status: number, durationMs: number, extra: Partial<AccessRecord>): AccessRecord {
     return {
-      time: new Date().toISOString(),
+      time: isoNow(),
       msg: 'access',
       protocol,
       method,

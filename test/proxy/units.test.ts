@@ -4,6 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FieldPath } from '../../src/config/fields.js';
+import { accessLine, isoNow, type AccessRecord } from '../../src/proxy/access-log.js';
 import { WeftError } from '../../src/errors.js';
 import { RoundRobinBalancer } from '../../src/proxy/balancer.js';
 import { applyProxyFlags, parseProxyConfig, parseServicePorts } from '../../src/proxy/config.js';
@@ -148,6 +149,36 @@ describe('trace context', () => {
     assert.equal(ids.size, 1000);
     assert.equal(requestId('abc-1'), 'abc-1');
     assert.match(requestId('bad id with spaces'), /^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('access log', () => {
+  const base: AccessRecord = {
+    time: '2026-01-02T03:04:05.006Z', msg: 'access', protocol: 'http/1.1', method: 'GET', authority: 'rest.orders.shop', path: '/a?x=1', status: 200, durationMs: 1.25,
+    service: 'rest.orders.shop', route: 'default', endpoint: 'local/main', version: 'v1', attempts: 1, upstreamMs: 0.5, bytesIn: 0, bytesOut: 109,
+    requestId: 'r-1', traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', client: '127.0.0.1', error: undefined, flags: undefined,
+  };
+
+  test('a line is exactly JSON.stringify of the record: key order, left-out undefined fields, escapes, numbers', () => {
+    const cases: AccessRecord[] = [
+      base,
+      { ...base, service: undefined, route: undefined, endpoint: undefined, version: undefined, upstreamMs: undefined, requestId: undefined, traceId: undefined, spanId: undefined, client: undefined, error: 'WEFT-P002', flags: 'delayed' },
+      { ...base, path: '/q"uote\\back\u0001ctl\u007f\u00e9\u2028', authority: 'h\u00ffst', requestId: 'id-"\\', error: 'lone \ud800 surrogate' },
+      { ...base, durationMs: 0, upstreamMs: -0, bytesOut: 1e21, attempts: 0.1 + 0.2, status: NaN },
+    ];
+    for (const r of cases) assert.equal(accessLine(r), `${JSON.stringify(r)}\n`);
+  });
+
+  test('isoNow is Date#toISOString of now', () => {
+    for (let i = 0; i < 50; i++) {
+      const before = Date.now();
+      const s = isoNow();
+      const after = Date.now();
+      assert.match(s, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      const t = Date.parse(s);
+      assert.ok(t >= before && t <= after, `${s} within [${before}, ${after}]`);
+      assert.equal(new Date(t).toISOString(), s);
+    }
   });
 });
 

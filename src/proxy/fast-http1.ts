@@ -19,16 +19,15 @@ import type { Socket } from 'node:net';
 import { isoNow } from './access-log.js';
 import type { EndpointState } from './endpoint-state.js';
 import { proxyError, type ProxyErrorReply } from './error-response.js';
-import { HOP_BY_HOP, retriable, retryBackoffMs, rewritePath } from './forward-http1.js';
-import { ChunkedScanner, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './http1-head.js';
+import { retriable, retryBackoffMs, rewritePath } from './forward-http1.js';
+import { ChunkedScanner, LineKind, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './http1-head.js';
 import type { UpstreamConnection } from './raw-pool.js';
 import { targetOf } from './request-guard.js';
 import type { HeaderOps, RetryPolicy } from './rules/model.js';
+import type { RequestView } from './rules/rule-set.js';
 import { forwardedPort, type Decision, type RequestContext, type SidecarProxy } from './sidecar-proxy.js';
 import { nextTrace, requestId } from './trace.js';
 
-/** Headers the proxy sets itself on the upstream request (an incoming one is replaced). */
-const REPLACED = new Set(['host', 'x-request-id', 'traceparent', 'x-forwarded-proto', 'x-forwarded-for']);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 /** Upstream response heads may be larger than request heads (cookies); still bounded. */
 const MAX_RESPONSE_HEAD = 64 * 1024;
@@ -201,6 +200,48 @@ export class FastConnection {
 }
 
 const EMPTY = Buffer.alloc(0);
+const NO_HEADERS: Readonly<Record<string, string | string[] | undefined>> = Object.freeze({});
+
+/** Buffer#latin1Write (untyped in @types/node): bytes written. */
+function latin1Write(buf: Buffer, s: string, off: number): number {
+  return (buf as unknown as { latin1Write(s: string, o: number, l: number): number }).latin1Write(s, off, buf.length - off);
+}
+
+/**
+ * The byte ranges [start, end, start, end, …] of a head's header lines that are
+ * forwarded unchanged, adjacent lines merged: all but the dropped ones, X-Forwarded-Port
+ * when the proxy sets its own, and those the Connection header names.
+ */
+function keptRuns(head: RequestHead | ResponseHead, dropForwardedPort: boolean): number[] {
+  const runs: number[] = [];
+  const tokens = head.connectionTokens;
+  const n = head.count;
+  for (let i = 0; i < n; i++) {
+    const kind = head.kind(i);
+    if (kind === LineKind.Drop || (kind === LineKind.ForwardedPort && dropForwardedPort)) continue;
+    if (tokens.length && tokens.includes(head.lowerName(i))) continue;
+    const s = head.lineStart(i);
+    const last = runs.length - 1;
+    if (last > 0 && runs[last] === s) runs[last] = head.lineEnd(i);
+    else runs.push(s, head.lineEnd(i));
+  }
+  return runs;
+}
+
+/** What route matching sees of a fast-path request: the headers record is made only if a rule reads it. */
+class LazyView implements RequestView {
+  constructor(
+    readonly head: RequestHead,
+    readonly path: string,
+    readonly port: number | undefined,
+  ) {}
+  get method(): string {
+    return this.head.method;
+  }
+  get headers(): Readonly<Record<string, string | string[] | undefined>> {
+    return this.head.headers;
+  }
+}
 
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
@@ -289,7 +330,8 @@ export class FastRequest {
     if ('status' in resolved) return this.#reject(resolved, undefined, undefined);
     const qi = this.#path.indexOf('?');
     const reqPath = qi < 0 ? this.#path : this.#path.slice(0, qi);
-    const h = head.headers;
+    // The headers record is built only when some header the proxy reads by name (or a route rule) needs it.
+    const h = head.hasProxyHeaders ? head.headers : NO_HEADERS;
     const rc: RequestContext = {
       protocol: 'http/1.1',
       start: this.#start,
@@ -303,8 +345,8 @@ export class FastRequest {
       client: socket.remoteAddress,
     };
     this.#rc = rc;
-    const view = { method: rc.method, path: reqPath, headers: h, port: rc.port };
-    const d = p.decide(resolved.serviceId, view, rc.client, h);
+    const view = new LazyView(head, reqPath, rc.port);
+    const d = p.decide(resolved.serviceId, view, rc.client);
     if ('status' in d) {
       if (d.code !== 'WEFT-P007' && d.code !== 'WEFT-P008') return this.#reject(d, resolved.serviceId, undefined);
       const route = p.rules.select(resolved.serviceId, view)?.name ?? 'default';
@@ -320,18 +362,44 @@ export class FastRequest {
     else this.#attempt();
   }
 
-  /** Request line and headers for the upstream (as the full path's upstreamRequestHeaders), then the body: one buffer. */
+  /**
+   * Request line and headers for the upstream (as the full path's upstreamRequestHeaders), then the body: one buffer.
+   * The client's header lines that go on unchanged are copied as bytes, runs of adjacent lines at once.
+   */
   #serialize(path: string, rc: RequestContext, d: Decision): Buffer {
+    const head = this.#head;
+    const ops = d.route?.requestHeaders;
+    let own = `host: ${rc.authority}\r\nx-request-id: ${rc.requestId}\r\ntraceparent: ${rc.trace.traceparent}\r\nx-forwarded-proto: http\r\n`;
+    if (rc.client) {
+      const xff = head.hasProxyHeaders ? head.headers['x-forwarded-for'] : undefined;
+      own += `x-forwarded-for: ${xff ? `${xff}, ${rc.client}` : rc.client}\r\n`;
+    }
+    if (rc.deliveryPort !== undefined) own += `x-forwarded-port: ${rc.deliveryPort}\r\n`;
+    const requestLine = `${head.method} ${path} HTTP/1.1\r\n`;
+    if (ops) return this.#withBody(requestLine + this.#editedHeaders(rc, ops) + '\r\n');
+    const tail = own + '\r\n';
+    const runs = keptRuns(head, rc.deliveryPort !== undefined);
+    let size = requestLine.length + tail.length + (this.#body?.length ?? 0);
+    for (let i = 0; i < runs.length; i += 2) size += runs[i + 1]! - runs[i]!;
+    const out = Buffer.allocUnsafe(size);
+    let off = latin1Write(out, requestLine, 0);
+    for (let i = 0; i < runs.length; i += 2) off += head.buf.copy(out, off, runs[i]!, runs[i + 1]!);
+    off += latin1Write(out, tail, off);
+    if (this.#body) this.#body.copy(out, off);
+    return out;
+  }
+
+  /** The header section when the route edits headers: as a [name, value] list, edited, then written out. */
+  #editedHeaders(rc: RequestContext, ops: HeaderOps): string {
     const head = this.#head;
     const raw = head.raw;
     const tokens = head.connectionTokens;
     let list: string[] = [];
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!;
-      const lower = name.toLowerCase();
-      if (HOP_BY_HOP.has(lower) || REPLACED.has(lower) || (tokens.length && tokens.includes(lower))) continue;
-      if (lower === 'x-forwarded-port' && rc.deliveryPort !== undefined) continue;
-      list.push(name, raw[i + 1]!);
+    for (let i = 0; i < head.count; i++) {
+      const kind = head.kind(i);
+      if (kind === LineKind.Drop || (kind === LineKind.ForwardedPort && rc.deliveryPort !== undefined)) continue;
+      if (tokens.length && tokens.includes(head.lowerName(i))) continue;
+      list.push(raw[2 * i]!, raw[2 * i + 1]!);
     }
     list.push('host', rc.authority, 'x-request-id', rc.requestId, 'traceparent', rc.trace.traceparent, 'x-forwarded-proto', 'http');
     if (rc.client) {
@@ -339,15 +407,17 @@ export class FastRequest {
       list.push('x-forwarded-for', xff ? `${xff}, ${rc.client}` : rc.client);
     }
     if (rc.deliveryPort !== undefined) list.push('x-forwarded-port', String(rc.deliveryPort));
-    list = editList(list, d.route?.requestHeaders);
-    let s = `${head.method} ${path} HTTP/1.1\r\n`;
+    list = editList(list, ops);
+    let s = '';
     for (let i = 0; i < list.length; i += 2) s += `${list[i]}: ${list[i + 1]}\r\n`;
-    s += '\r\n';
+    return s;
+  }
+
+  #withBody(s: string): Buffer {
     const body = this.#body;
     if (!body) return Buffer.from(s, 'latin1');
-    const n = Buffer.byteLength(s, 'latin1');
-    const out = Buffer.allocUnsafe(n + body.length);
-    out.write(s, 0, 'latin1');
+    const out = Buffer.allocUnsafe(s.length + body.length);
+    const n = latin1Write(out, s, 0);
     body.copy(out, n);
     return out;
   }
@@ -700,14 +770,28 @@ class FastAttempt {
     if (this.#framing === Framing.Length) this.#left = resp.contentLength;
     if (this.#framing === Framing.Chunked) this.#chunks = new ChunkedScanner();
     const closeClient = r.clientClose || this.#framing === Framing.UntilClose;
-    const headStr = this.#clientHead(resp, closeClient);
     // Head and the body bytes that came with it leave in one write.
     const n = this.#bodyBytes(buf, off, buf.length);
     if (n < 0) return this.#failed('reset', Object.assign(new Error('bad chunked framing'), { code: 'WEFT_BAD_RESPONSE' }));
-    const hl = Buffer.byteLength(headStr, 'latin1');
-    const out = Buffer.allocUnsafe(hl + n);
-    out.write(headStr, 0, 'latin1');
-    buf.copy(out, hl, off, off + n);
+    const ops = r.decision.route?.responseHeaders;
+    let out: Buffer;
+    if (ops) {
+      const headStr = this.#editedClientHead(resp, ops, closeClient);
+      out = Buffer.allocUnsafe(headStr.length + n);
+      const hl = latin1Write(out, headStr, 0);
+      buf.copy(out, hl, off, off + n);
+    } else {
+      const tail = this.#clientHeadTail(closeClient);
+      const runs = keptRuns(resp, false);
+      let size = resp.statusLineEnd - resp.start + tail.length + n;
+      for (let i = 0; i < runs.length; i += 2) size += runs[i + 1]! - runs[i]!;
+      out = Buffer.allocUnsafe(size);
+      let at = buf.copy(out, 0, resp.start, resp.statusLineEnd);
+      out[7] = 0x31; // HTTP/1.0 upstreams: the client talks HTTP/1.1 with the proxy
+      for (let i = 0; i < runs.length; i += 2) at += buf.copy(out, at, runs[i]!, runs[i + 1]!);
+      at += latin1Write(out, tail, at);
+      buf.copy(out, at, off, off + n);
+    }
     r.bytesOut += n;
     const flushed = r.client.write(out);
     if (off + n < buf.length) this.#surplus = true;
@@ -782,20 +866,28 @@ class FastAttempt {
     this.r.finish(resp.status, undefined, undefined, this.#framing === Framing.UntilClose);
   }
 
-  /** The response head for the client: hop-by-hop headers out (chunked framing is kept: the body is relayed as is). */
-  #clientHead(resp: ResponseHead, close: boolean): string {
+  /**
+   * What follows the upstream's kept header lines in the client head: x-request-id, the framing
+   * (chunked is relayed as is) and connection: close when this is the connection's last response.
+   */
+  #clientHeadTail(close: boolean): string {
+    let s = `x-request-id: ${this.r.context.requestId}\r\n`;
+    if (this.#framing === Framing.Chunked) s += 'transfer-encoding: chunked\r\n';
+    if (close) s += 'connection: close\r\n';
+    return s + '\r\n';
+  }
+
+  /** The client head as a string when the route edits response headers. */
+  #editedClientHead(resp: ResponseHead, ops: HeaderOps, close: boolean): string {
     const raw = resp.raw;
     const tokens = resp.connectionTokens;
-    const ops = this.r.decision.route?.responseHeaders;
     let list: string[] = [];
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!;
-      const lower = name.length <= 19 ? name.toLowerCase() : name;
-      if (HOP_BY_HOP.has(lower) || (tokens.length && tokens.includes(lower.toLowerCase())) || lower === 'x-request-id') continue;
-      list.push(name, raw[i + 1]!);
+    for (let i = 0; i < resp.count; i++) {
+      if (resp.kind(i) !== LineKind.Keep || (tokens.length && tokens.includes(resp.lowerName(i)))) continue;
+      list.push(raw[2 * i]!, raw[2 * i + 1]!);
     }
     list.push('x-request-id', this.r.context.requestId);
-    if (ops) list = editList(list, ops);
+    list = editList(list, ops);
     let s = `HTTP/1.1 ${resp.status} ${resp.reason}\r\n`;
     for (let i = 0; i < list.length; i += 2) s += `${list[i]}: ${list[i + 1]}\r\n`;
     if (this.#framing === Framing.Chunked) s += 'transfer-encoding: chunked\r\n';

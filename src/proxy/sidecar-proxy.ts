@@ -354,12 +354,12 @@ export class SidecarProxy {
   }
 
   /** Route, rate limit, fault and destination for a request to `serviceId`. */
-  decide(serviceId: string, view: RequestView, clientAddress: string | undefined, headers: Readonly<Record<string, string | string[] | undefined>>): Decision | ProxyErrorReply {
+  decide(serviceId: string, view: RequestView, clientAddress: string | undefined): Decision | ProxyErrorReply {
     const route = this.#rules.select(serviceId, view);
     const routeName = route?.name ?? DEFAULT_ROUTE;
     if (route?.rateLimit) {
       const rl = route.rateLimit;
-      const key = rl.key.kind === 'route' ? '-' : rl.key.kind === 'source' ? (clientAddress ?? '-') : String(headers[rl.key.name] ?? '-');
+      const key = rl.key.kind === 'route' ? '-' : rl.key.kind === 'source' ? (clientAddress ?? '-') : String(view.headers[rl.key.name] ?? '-');
       if (!this.#rateLimits.allow(route.name, rl, key)) {
         this.metrics.rateLimited.inc({ route: routeName });
         return proxyError(429, 'WEFT-P007', `route ${routeName}: over ${rl.limit} requests per ${rl.windowMs}ms`, { route: routeName, limit: rl.limit, windowMs: rl.windowMs });
@@ -391,7 +391,7 @@ export class SidecarProxy {
     let hash: number | undefined;
     const on = cluster.hashOn;
     if (on) {
-      const key = on.kind === 'source' ? clientAddress : headers[on.name];
+      const key = on.kind === 'source' ? clientAddress : view.headers[on.name];
       if (key !== undefined) hash = flowHash(this.#table, Array.isArray(key) ? key.join(',') : key);
     }
     return {

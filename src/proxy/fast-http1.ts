@@ -21,7 +21,7 @@ import type { EndpointState } from './endpoint-state.js';
 import { proxyError, type ProxyErrorReply } from './error-response.js';
 import { retriable, retryBackoffMs, rewritePath } from './forward-http1.js';
 import { ChunkedScanner, LineKind, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './http1-head.js';
-import type { UpstreamConnection } from './raw-pool.js';
+import type { ConnectionUser, UpstreamConnection } from './raw-pool.js';
 import { targetOf } from './request-guard.js';
 import type { HeaderOps, RetryPolicy } from './rules/model.js';
 import type { RequestView } from './rules/rule-set.js';
@@ -51,6 +51,8 @@ export class FastConnection {
   /** The head at the start of #buf is incomplete: look again when a LF arrives or the head limit is reached. */
   #wantLF = false;
   #busy: FastRequest | undefined;
+  /** The last request's target and Host: their strings are reused when the next one repeats them. */
+  #previous: { readonly target: string; readonly host: string | undefined } | undefined;
   #headTimer: NodeJS.Timeout | undefined;
   #gone = false;
   #closeAfter = false;
@@ -110,7 +112,9 @@ export class FastConnection {
 
   #merge(): void {
     if (this.#pendingBytes === 0) return;
-    this.#buf = Buffer.concat(this.#buf.length ? [this.#buf, ...this.#pending] : this.#pending);
+    // The usual case, one whole request in one read: that chunk is the buffer, no copy.
+    if (this.#buf.length === 0 && this.#pending.length === 1) this.#buf = this.#pending[0]!;
+    else this.#buf = Buffer.concat(this.#buf.length ? [this.#buf, ...this.#pending] : this.#pending);
     this.#pending = [];
     this.#pendingBytes = 0;
   }
@@ -121,7 +125,7 @@ export class FastConnection {
     this.#wantBytes = 0;
     this.#wantLF = false;
     while (!this.#busy && !this.#gone && this.#buf.length > 0) {
-      const r = parseRequestHead(this.#buf, 0, this.#p.config.limits.maxHeaderBytes);
+      const r = parseRequestHead(this.#buf, 0, this.#p.config.limits.maxHeaderBytes, this.#previous);
       if (r.kind === 'incomplete') {
         this.#wantLF = true;
         this.#armHeadTimer();
@@ -129,6 +133,7 @@ export class FastConnection {
       }
       if (r.kind === 'decline') return this.#handOver();
       const head = r.head;
+      this.#previous = { target: head.target, host: head.host };
       if (head.contentLength > this.#p.config.limits.retryBufferBytes) return this.#handOver();
       const total = head.headBytes + head.contentLength;
       // The head is whole: the headers timeout no longer applies (bodies have none, as on the full path: requestTimeout 0).
@@ -280,7 +285,8 @@ export class FastRequest {
   #rc: RequestContext | undefined;
   #d: Decision | undefined;
   #upstreamBytes: Buffer | undefined;
-  readonly #tried = new Set<EndpointState>();
+  /** Endpoints tried so far (made at the first retry: most requests need one attempt). */
+  #tried: Set<EndpointState> | undefined;
   #attempts = 0;
   #done = false;
   #started = false;
@@ -455,12 +461,12 @@ export class FastRequest {
     if (c.active >= limits.maxRequests) return this.#overflow('maxRequests');
     if (c.pending >= limits.maxPendingRequests) return this.#overflow('maxPendingRequests');
     const now = performance.now();
+    if (this.#state) (this.#tried ??= new Set()).add(this.#state);
     const st = c.pick(d.hash, this.#tried, now);
     if (!st) {
       const members = c.members();
       return this.#fail(proxyError(503, 'WEFT-P003', `${c.key}: no healthy endpoint (${members} in the cluster)`, { cluster: c.key, endpoints: members }));
     }
-    this.#tried.add(st);
     this.#attempts++;
     const isRetry = this.#attempts > 1;
     if (isRetry) {
@@ -615,7 +621,7 @@ const enum Framing {
 }
 
 /** One try on one endpoint over a pooled connection. */
-class FastAttempt {
+class FastAttempt implements ConnectionUser {
   #conn: UpstreamConnection | undefined;
   #cancelWait: (() => void) | undefined;
   #released = false;
@@ -663,7 +669,7 @@ class FastAttempt {
     if (c instanceof Error) return this.#failed('connect-failure', c);
     if (this.#cancelled) return c.release(true);
     this.#conn = c;
-    c.user = { onData: (b) => this.#data(b), onClose: (e) => this.#upstreamClosed(c, e) };
+    c.user = this;
     c.write(this.r.upstreamBytes);
   }
 
@@ -712,6 +718,16 @@ class FastAttempt {
       return;
     }
     if (this.r.isCurrent(this)) this.r.attemptFailed(this.st, failure, err);
+  }
+
+  /** ConnectionUser: response bytes. */
+  onData(chunk: Buffer): void {
+    this.#data(chunk);
+  }
+
+  /** ConnectionUser: the connection closed or failed. */
+  onClose(err: (Error & { code?: string }) | undefined, c: UpstreamConnection): void {
+    this.#upstreamClosed(c, err);
   }
 
   #upstreamClosed(c: UpstreamConnection, err: (Error & { code?: string }) | undefined): void {

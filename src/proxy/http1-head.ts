@@ -64,6 +64,13 @@ export const enum LineKind {
   ForwardedPort = 2,
 }
 
+/** Whether buf[s, e) holds exactly the latin1 string `str`. */
+function bytesAre(buf: Buffer, s: number, e: number, str: string): boolean {
+  if (e - s !== str.length) return false;
+  for (let i = 0; i < str.length; i++) if (buf[s + i] !== str.charCodeAt(i)) return false;
+  return true;
+}
+
 /** Whether buf[s, e) is `lower` (lower-case ASCII letters, digits, '-'), ignoring the case of buf's letters. */
 function nameIs(buf: Buffer, s: number, e: number, lower: string): boolean {
   if (e - s !== lower.length) return false;
@@ -161,8 +168,10 @@ function decline<T>(why: string): HeadResult<T> {
 }
 
 /** Index of the CRLFCRLF ending a head starting at `from`, or -1 (searched up to `limit` bytes). */
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+
 function headEnd(buf: Buffer, from: number, limit: number): number {
-  const i = buf.indexOf('\r\n\r\n', from, 'latin1');
+  const i = buf.indexOf(CRLFCRLF, from);
   if (i < 0 || i + 4 - from > limit) return -1;
   return i;
 }
@@ -254,9 +263,10 @@ function requestLineKind(buf: Buffer, s: number, e: number): LineKind {
 
 /**
  * One request head at `offset`. `maxHeadBytes` bounds the head: a longer one
- * (complete or not) is declined, so the full path answers it.
+ * (complete or not) is declined, so the full path answers it. `previous`: the
+ * connection's last target and Host, whose strings are reused when repeated.
  */
-export function parseRequestHead(buf: Buffer, offset: number, maxHeadBytes: number): HeadResult<RequestHead> {
+export function parseRequestHead(buf: Buffer, offset: number, maxHeadBytes: number, previous?: { readonly target: string; readonly host: string | undefined }): HeadResult<RequestHead> {
   const avail = buf.length - offset;
   const end = headEnd(buf, offset, maxHeadBytes);
   if (end < 0) return avail >= maxHeadBytes ? decline('head too large') : partialRequestOk(buf, offset) ? INCOMPLETE : decline('malformed partial head');
@@ -269,7 +279,8 @@ export function parseRequestHead(buf: Buffer, offset: number, maxHeadBytes: numb
   const tStart = ++i;
   while (i < end && buf[i]! > 0x20 && buf[i]! < 0x7f) i++;
   if (i === tStart || buf[i] !== SP) return decline('target');
-  const target = latin1(buf, tStart, i);
+  // A connection tends to repeat its Host and often its target: the previous request's strings are reused when the bytes match.
+  const target = previous !== undefined && bytesAre(buf, tStart, i, previous.target) ? previous.target : latin1(buf, tStart, i);
   i++;
   // "HTTP/1.1\r\n"
   if (
@@ -295,7 +306,10 @@ export function parseRequestHead(buf: Buffer, offset: number, maxHeadBytes: numb
       case 4:
         if (nameIs(buf, ns, ne, 'host')) {
           if (host !== undefined) return decline('several Host');
-          host = latin1(buf, lines[k + VS]!, lines[k + VE]!);
+          const vs = lines[k + VS]!;
+          const ve = lines[k + VE]!;
+          const ph = previous?.host;
+          host = ph !== undefined && bytesAre(buf, vs, ve, ph) ? ph : latin1(buf, vs, ve);
           lines[k + KIND] = LineKind.Drop;
           continue;
         }

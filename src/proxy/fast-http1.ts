@@ -17,6 +17,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { isoNow } from './access-log.js';
+import type { Deadline, Expirable } from './deadlines.js';
 import type { EndpointState } from './endpoint-state.js';
 import { proxyError, type ProxyErrorReply } from './error-response.js';
 import { retriable, retryBackoffMs, rewritePath } from './forward-http1.js';
@@ -274,7 +275,7 @@ function errorBytes(reply: ProxyErrorReply, requestId: string | undefined, close
 }
 
 /** One request on the fast path: decisions, then attempts until one answers. */
-export class FastRequest {
+export class FastRequest implements Expirable {
   readonly #p: SidecarProxy;
   readonly #conn: FastConnection;
   readonly #head: RequestHead;
@@ -292,7 +293,7 @@ export class FastRequest {
   #started = false;
   #current: FastAttempt | undefined;
   #state: EndpointState | undefined;
-  #deadline: NodeJS.Timeout | undefined;
+  #deadline: Deadline | undefined;
   #upstreamMs: number | undefined;
   bytesOut = 0;
 
@@ -363,7 +364,7 @@ export class FastRequest {
     this.#upstreamBytes = this.#serialize(rewritePath(this.#path, d, reqPath), rc, d);
     this.#started = true;
     p.requestStarted();
-    if (d.timeoutMs > 0) this.#deadline = setTimeout(() => this.#onDeadline(), d.timeoutMs);
+    if (d.timeoutMs > 0) this.#deadline = p.deadlines.arm(d.timeoutMs, this, this.#start);
     if (d.delayMs > 0) setTimeout(() => this.#attempt(), d.delayMs);
     else this.#attempt();
   }
@@ -512,7 +513,7 @@ export class FastRequest {
       this.#retry();
       return false;
     }
-    clearTimeout(this.#deadline);
+    this.#deadline?.cancel();
     return true;
   }
 
@@ -543,7 +544,8 @@ export class FastRequest {
     this.#fail(proxyError(503, 'WEFT-P004', `${c.key}: ${limit} (${c.policy.breaker[limit as keyof typeof c.policy.breaker]}) reached`, { cluster: c.key, limit, active: c.active, pending: c.pending }));
   }
 
-  #onDeadline(): void {
+  /** Expirable: the route timeout passed. */
+  expire(): void {
     if (this.#done) return;
     this.#current?.cancel();
     this.#timeout();
@@ -557,7 +559,7 @@ export class FastRequest {
 
   #fail(reply: ProxyErrorReply): void {
     if (this.#done) return;
-    clearTimeout(this.#deadline);
+    this.#deadline?.cancel();
     this.#current?.cancel();
     this.#conn.socket.write(errorBytes(reply, this.#rc!.requestId, this.clientClose));
     this.finish(reply.status, undefined, reply.code, false);
@@ -573,7 +575,7 @@ export class FastRequest {
   finish(status: number, problem: string | undefined, code: string | undefined, close: boolean): void {
     if (this.#done) return;
     this.#done = true;
-    clearTimeout(this.#deadline);
+    this.#deadline?.cancel();
     const p = this.#p;
     if (this.#started) p.requestEnded();
     const ms = performance.now() - this.#start;

@@ -23,6 +23,7 @@ import { flowHash } from './balancer.js';
 import { ServiceState, UpstreamCluster, selectorKey, type SubsetSelector } from './cluster.js';
 import type { ProxyConfig } from './config.js';
 import { handleConnect } from './connect-tunnel.js';
+import { Deadlines } from './deadlines.js';
 import { ProxyDelivery, type MeshUpstream } from './delivery.js';
 import { EndpointDirectory, LocalHealth, type CatalogView } from './endpoints.js';
 import { proxyError, rawErrorResponse, type ProxyErrorReply } from './error-response.js';
@@ -126,6 +127,8 @@ export class SidecarProxy {
   readonly #rateLimits: RouteRateLimits;
   readonly #checker: HealthChecker;
   readonly #sockets = new Set<Socket>();
+  /** Route timeouts of fast-path requests. */
+  readonly deadlines = new Deadlines();
   /** Client connections on the HTTP/1 fast path. */
   readonly fastConnections = new Set<FastConnection>();
   #rules: RuleSet;
@@ -548,6 +551,7 @@ export class SidecarProxy {
     for (const s of this.#services.values()) s.close();
     this.#clusters.clear();
     this.#wholeClusters.clear();
+    this.deadlines.close();
     await closed;
     await this.accessLog.close();
   }

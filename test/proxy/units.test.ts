@@ -7,6 +7,7 @@ import { FieldPath } from '../../src/config/fields.js';
 import { accessLine, isoNow, type AccessRecord } from '../../src/proxy/access-log.js';
 import { WeftError } from '../../src/errors.js';
 import { RoundRobinBalancer } from '../../src/proxy/balancer.js';
+import { Deadlines } from '../../src/proxy/deadlines.js';
 import { applyProxyFlags, parseProxyConfig, parseServicePorts } from '../../src/proxy/config.js';
 import { EndpointState, PeakEwma } from '../../src/proxy/endpoint-state.js';
 import type { ProxyEndpoint } from '../../src/proxy/endpoints.js';
@@ -178,6 +179,51 @@ describe('access log', () => {
       const t = Date.parse(s);
       assert.ok(t >= before && t <= after, `${s} within [${before}, ${after}]`);
       assert.equal(new Date(t).toISOString(), s);
+    }
+  });
+});
+
+describe('request deadlines', () => {
+  test('expire in arming order, not before their time; cancelled ones never; lengths independent', async () => {
+    const dl = new Deadlines();
+    try {
+      const fired: string[] = [];
+      const at = new Map<string, number>();
+      let done: () => void = () => undefined;
+      const all = new Promise<void>((r) => (done = r));
+      const target = (name: string) => ({
+        expire() {
+          fired.push(name);
+          at.set(name, performance.now());
+          if (fired.length === 3) done();
+        },
+      });
+      const t0 = performance.now();
+      dl.arm(40, target('a'), t0);
+      const b = dl.arm(40, target('b'), t0);
+      dl.arm(40, target('c'), t0);
+      dl.arm(10, target('short'), t0);
+      b.cancel();
+      await all;
+      assert.deepEqual(fired, ['short', 'a', 'c']);
+      assert.ok(at.get('a')! >= t0 + 40 && at.get('short')! >= t0 + 10);
+    } finally {
+      dl.close();
+    }
+  });
+
+  test('a slow request behind thousands of cancelled quick ones still expires', async () => {
+    const dl = new Deadlines();
+    try {
+      let expired = 0;
+      const slow = new Promise<void>((resolve) => dl.arm(30, { expire: () => resolve() }, performance.now()));
+      for (let i = 0; i < 5000; i++) dl.arm(30, { expire: () => expired++ }, performance.now()).cancel();
+      const late = new Promise<void>((resolve) => dl.arm(30, { expire: () => resolve() }, performance.now()));
+      await slow;
+      await late;
+      assert.equal(expired, 0);
+    } finally {
+      dl.close();
     }
   });
 });

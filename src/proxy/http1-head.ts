@@ -321,6 +321,8 @@ export function parseRequestHead(buf: Buffer, offset: number, maxHeadBytes: numb
           clEnd = lines[k + VE]!;
           if (clEnd === clStart || clEnd - clStart > 15) return decline('Content-Length');
           for (let j = clStart; j < clEnd; j++) if (buf[j]! < 48 || buf[j]! > 57) return decline('Content-Length');
+          // llhttp (strict) refuses an HTAB after the digits, though it takes SP: so must this parser.
+          for (let j = clEnd; j < lines[k + LE]! - 2; j++) if (buf[j] === HTAB) return decline('Content-Length');
           continue;
         }
         if (nameIs(buf, ns, ne, 'http2-settings')) return decline('http2-settings');

@@ -1,10 +1,10 @@
 // The JSON access log: one object per request, appended to a buffer and
 // written once per event-loop turn (one write for many requests under load).
 // Sinks: stdout (with the agent's logs, told apart by "msg":"access"), a file,
-// or off. Lines are serialized by hand, field by field in the record's fixed
-// order (the same text JSON.stringify makes of the record: a test checks it),
-// and the timestamp's date-and-second part is reused within a second: together
-// that cut the log's cost per request by about two thirds (docs/proxy.md).
+// or off. Lines are encoded by hand straight into a byte chunk, field by field
+// in the record's fixed order (the same text JSON.stringify makes of the
+// record: a test checks it), and the timestamp's date-and-second part is reused
+// within a second (docs/proxy.md has the measured effect).
 import { closeSync, openSync, writeSync } from 'node:fs';
 
 export interface AccessRecord {
@@ -36,7 +36,7 @@ export interface AccessLogSink {
   write(text: string): unknown;
 }
 
-/** Encoded lines wait in chunks of this size (a line longer than a third of it is written on its own). */
+/** Encoded lines wait in chunks of this size (a line that might need more than a quarter of it is written on its own). */
 const CHUNK_BYTES = 64 * 1024;
 
 export class AccessLog {
@@ -45,17 +45,22 @@ export class AccessLog {
   #sink: AccessLogSink | undefined;
   #write: ((bytes: Buffer) => void) | undefined;
   #fd: number | undefined;
-  /** Lines are UTF-8 encoded into #chunk as they come; [#start, #end) is not written yet. */
+  /** Lines are encoded into #chunk as they come; [#start, #end) is not written yet. */
   #chunk: Buffer | undefined;
   #start = 0;
   #end = 0;
   #scheduled = false;
+  /** The sink is done with written bytes when its write returns. */
+  #reuse = true;
   readonly #flush = () => this.flush();
 
   /** target: 'stdout', 'off', a file path (opened now, for appending), or a sink (tests). */
   constructor(target: string | AccessLogSink) {
     if (typeof target !== 'string') this.#sink = target;
-    else if (target === 'stdout') this.#write = (b) => process.stdout.write(b);
+    else if (target === 'stdout') {
+      this.#write = (b) => process.stdout.write(b);
+      this.#reuse = false;
+    }
     else if (target !== 'off') {
       const fd = (this.#fd = openSync(target, 'a'));
       // A synchronous append to the page cache costs one syscall; a WriteStream costs a thread-pool round trip per write.
@@ -68,21 +73,30 @@ export class AccessLog {
 
   log(r: AccessRecord): void {
     if (!this.enabled) return;
-    const line = accessLine(r);
-    // UTF-8 takes at most 3 bytes per UTF-16 unit.
-    if (line.length * 3 > CHUNK_BYTES / 3) {
+    let chunk = this.#chunk;
+    // Room for the line, bounded from its strings' lengths (an escape is at most 6 bytes per UTF-16 unit).
+    const room = 512 + 6 * (r.authority.length + r.path.length + r.method.length + (r.requestId?.length ?? 0) + (r.error?.length ?? 0) + (r.route?.length ?? 0) + (r.service?.length ?? 0) + (r.endpoint?.length ?? 0) + (r.version?.length ?? 0) + (r.flags?.length ?? 0) + (r.client?.length ?? 0) + (r.traceId?.length ?? 0) + (r.spanId?.length ?? 0));
+    if (room > CHUNK_BYTES / 4) {
       this.flush();
-      this.#out(Buffer.from(line, 'utf8'));
+      this.#out(Buffer.from(accessLine(r), 'utf8'));
       return;
     }
-    let chunk = this.#chunk;
-    if (!chunk || this.#end + line.length * 3 > chunk.length) {
+    if (!chunk || this.#end + room > chunk.length) {
       this.flush();
-      // The written part of the old chunk may still be in use by the sink: a new one.
-      chunk = this.#chunk = Buffer.allocUnsafeSlow(CHUNK_BYTES);
-      this.#start = this.#end = 0;
+      if (!chunk || this.#end + room > chunk.length) {
+        // The written part of the old chunk may still be in use by the sink: a new one.
+        chunk = this.#chunk = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+        this.#start = this.#end = 0;
+      }
     }
-    this.#end += (chunk as unknown as { utf8Write(s: string, o: number): number }).utf8Write(line, this.#end);
+    const end = encodeLine(r, chunk, this.#end);
+    if (end >= 0) this.#end = end;
+    else {
+      // A value of a type a record should not hold: JSON.stringify's way, on its own.
+      this.flush();
+      this.#out(Buffer.from(accessLine(r), 'utf8'));
+      return;
+    }
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#flush);
@@ -93,8 +107,11 @@ export class AccessLog {
     this.#scheduled = false;
     if (this.#end === this.#start) return;
     const bytes = this.#chunk!.subarray(this.#start, this.#end);
-    this.#start = this.#end;
     this.#out(bytes);
+    // A file write and a text sink are done with the bytes on return: the chunk is filled again from its start
+    // (a fresh chunk per 64 KiB showed as external-memory GC pressure). stdout may still hold them (a socket).
+    if (this.#reuse) this.#start = this.#end = 0;
+    else this.#start = this.#end;
   }
 
   #out(bytes: Buffer): void {
@@ -166,6 +183,83 @@ export function accessLine(r: AccessRecord): string {
     field(',"flags":', r.flags) +
     '}\n'
   );
+}
+
+function utf8Write(b: Buffer, s: string, off: number): number {
+  return (b as unknown as { utf8Write(s: string, o: number): number }).utf8Write(s, off);
+}
+
+// The line written straight into the chunk, byte by byte: no string for the
+// line, no rope to flatten and encode. Strings of printable ASCII without a
+// quote or backslash (nearly all) are copied as they are; any other string goes
+// through JSON.stringify. A test checks the bytes against JSON.stringify(record).
+
+function putAscii(b: Buffer, off: number, s: string): number {
+  for (let i = 0; i < s.length; i++) b[off++] = s.charCodeAt(i);
+  return off;
+}
+
+function putStr(b: Buffer, off: number, s: string): number {
+  const start = off;
+  b[off++] = 0x22;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x7f) return start + utf8Write(b, JSON.stringify(s), start);
+    b[off++] = c;
+  }
+  b[off++] = 0x22;
+  return off;
+}
+
+function putNum(b: Buffer, off: number, n: number): number {
+  return putAscii(b, off, Number.isFinite(n) ? String(n) : 'null');
+}
+
+/** An optional string field: -1 (give up) for anything but a string or undefined. */
+function putOpt(b: Buffer, off: number, key: string, v: string | undefined): number {
+  if (v === undefined) return off;
+  if (typeof v !== 'string') return -1;
+  return putStr(b, putAscii(b, off, key), v);
+}
+
+function putOptNum(b: Buffer, off: number, key: string, v: number | undefined): number {
+  if (v === undefined) return off;
+  if (typeof v !== 'number') return -1;
+  return putNum(b, putAscii(b, off, key), v);
+}
+
+/** Writes accessLine(r) as UTF-8 at `off` (room is the caller's); the end, or -1 if a field has an unexpected type. */
+export function encodeLine(r: AccessRecord, b: Buffer, off: number): number {
+  if (typeof r.time !== 'string' || typeof r.method !== 'string' || typeof r.authority !== 'string' || typeof r.path !== 'string') return -1;
+  if (typeof r.protocol !== 'string' || typeof r.status !== 'number' || typeof r.durationMs !== 'number') return -1;
+  if (typeof r.attempts !== 'number' || typeof r.bytesIn !== 'number' || typeof r.bytesOut !== 'number') return -1;
+  let o = putStr(b, putAscii(b, off, '{"time":'), r.time);
+  o = putStr(b, putAscii(b, o, ',"msg":"access","protocol":'), r.protocol);
+  o = putStr(b, putAscii(b, o, ',"method":'), r.method);
+  o = putStr(b, putAscii(b, o, ',"authority":'), r.authority);
+  o = putStr(b, putAscii(b, o, ',"path":'), r.path);
+  o = putNum(b, putAscii(b, o, ',"status":'), r.status);
+  o = putNum(b, putAscii(b, o, ',"durationMs":'), r.durationMs);
+  o = putOpt(b, o, ',"service":', r.service);
+  if (o >= 0) o = putOpt(b, o, ',"route":', r.route);
+  if (o >= 0) o = putOpt(b, o, ',"endpoint":', r.endpoint);
+  if (o >= 0) o = putOpt(b, o, ',"version":', r.version);
+  if (o < 0) return -1;
+  o = putNum(b, putAscii(b, o, ',"attempts":'), r.attempts);
+  o = putOptNum(b, o, ',"upstreamMs":', r.upstreamMs);
+  if (o < 0) return -1;
+  o = putNum(b, putAscii(b, o, ',"bytesIn":'), r.bytesIn);
+  o = putNum(b, putAscii(b, o, ',"bytesOut":'), r.bytesOut);
+  o = putOpt(b, o, ',"requestId":', r.requestId);
+  if (o >= 0) o = putOpt(b, o, ',"traceId":', r.traceId);
+  if (o >= 0) o = putOpt(b, o, ',"spanId":', r.spanId);
+  if (o >= 0) o = putOpt(b, o, ',"client":', r.client);
+  if (o >= 0) o = putOpt(b, o, ',"error":', r.error);
+  if (o >= 0) o = putOpt(b, o, ',"flags":', r.flags);
+  if (o < 0) return -1;
+  b[o++] = 0x7d; // }
+  b[o++] = 0x0a;
+  return o;
 }
 
 let isoSecond = -1;

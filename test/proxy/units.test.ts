@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FieldPath } from '../../src/config/fields.js';
-import { accessLine, isoNow, type AccessRecord } from '../../src/proxy/access-log.js';
+import { accessLine, encodeLine, isoNow, type AccessRecord } from '../../src/proxy/access-log.js';
 import { WeftError } from '../../src/errors.js';
 import { RoundRobinBalancer } from '../../src/proxy/balancer.js';
 import { Deadlines } from '../../src/proxy/deadlines.js';
@@ -167,7 +167,14 @@ describe('access log', () => {
       { ...base, path: '/q"uote\\back\u0001ctl\u007f\u00e9\u2028', authority: 'h\u00ffst', requestId: 'id-"\\', error: 'lone \ud800 surrogate' },
       { ...base, durationMs: 0, upstreamMs: -0, bytesOut: 1e21, attempts: 0.1 + 0.2, status: NaN },
     ];
-    for (const r of cases) assert.equal(accessLine(r), `${JSON.stringify(r)}\n`);
+    for (const r of cases) {
+      assert.equal(accessLine(r), `${JSON.stringify(r)}\n`);
+      const b = Buffer.alloc(4096, 0xee);
+      const end = encodeLine(r, b, 7);
+      assert.equal(b.subarray(7, end).toString('utf8'), `${JSON.stringify(r)}\n`, 'encoded bytes');
+      assert.equal(b[6], 0xee);
+      assert.equal(b[end], 0xee);
+    }
   });
 
   test('isoNow is Date#toISOString of now', () => {

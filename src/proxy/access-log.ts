@@ -1,5 +1,6 @@
 // The JSON access log: one object per request, appended to a buffer and
-// written once per event-loop turn (one write for many requests under load).
+// written when 16 KiB wait or 50 ms after the first waiting line (one write
+// for many requests).
 // Sinks: stdout (with the agent's logs, told apart by "msg":"access"), a file,
 // or off. Lines are encoded by hand straight into a byte chunk, field by field
 // in the record's fixed order (the same text JSON.stringify makes of the
@@ -38,6 +39,14 @@ export interface AccessLogSink {
 
 /** Encoded lines wait in chunks of this size (a line that might need more than a quarter of it is written on its own). */
 const CHUNK_BYTES = 64 * 1024;
+/**
+ * Lines are written once this many bytes wait, or FLUSH_MS after the first of
+ * them (as nginx's `access_log … buffer= flush=`). A write per event-loop turn
+ * cost ≈ 2 µs per request more when turns carry one request each (a file
+ * append updates the inode each time).
+ */
+const FLUSH_BYTES = 16 * 1024;
+const FLUSH_MS = 50;
 
 export class AccessLog {
   readonly enabled: boolean;
@@ -49,7 +58,7 @@ export class AccessLog {
   #chunk: Buffer | undefined;
   #start = 0;
   #end = 0;
-  #scheduled = false;
+  #timer: NodeJS.Timeout | undefined;
   /** The sink is done with written bytes when its write returns. */
   #reuse = true;
   readonly #flush = () => this.flush();
@@ -97,14 +106,17 @@ export class AccessLog {
       this.#out(Buffer.from(accessLine(r), 'utf8'));
       return;
     }
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(this.#flush);
+    if (this.#end - this.#start >= FLUSH_BYTES) this.flush();
+    else if (this.#timer === undefined) {
+      this.#timer = setTimeout(this.#flush, FLUSH_MS);
+      // close() flushes what is left: the timer alone does not hold the process.
+      this.#timer.unref();
     }
   }
 
   flush(): void {
-    this.#scheduled = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     if (this.#end === this.#start) return;
     const bytes = this.#chunk!.subarray(this.#start, this.#end);
     this.#out(bytes);

@@ -9,6 +9,7 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   agent: () => import('./agent.js'),
   sync: () => import('./sync.js'),
   proxy: () => import('./proxy.js'),
+  'proxy-cpu': () => import('./proxy-cpu.js'),
   gossip: () => import('./gossip.js'),
   tunnel: () => import('./tunnel.js'),
 };

@@ -58,9 +58,10 @@ export class ServiceState {
     private readonly metrics: ProxyMetrics,
   ) {}
 
-  refresh(directory: EndpointDirectory, now: number): void {
+  refresh(directory: EndpointDirectory, now?: number): void {
     const snap = directory.snapshot(this.serviceId);
     if (snap === this.#snapshot) return;
+    now ??= performance.now();
     this.#snapshot = snap;
     const next = new Map<string, EndpointState>();
     let startRttMs: number | undefined;

@@ -16,18 +16,19 @@
 // connection stays there.
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { isoNow } from './access-log.js';
+import type { Deadline, Expirable } from './deadlines.js';
 import type { EndpointState } from './endpoint-state.js';
 import { proxyError, type ProxyErrorReply } from './error-response.js';
-import { HOP_BY_HOP, retriable, retryBackoffMs, rewritePath } from './forward-http1.js';
-import { ChunkedScanner, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './http1-head.js';
-import type { UpstreamConnection } from './raw-pool.js';
+import { retriable, retryBackoffMs, rewritePath } from './forward-http1.js';
+import { ChunkedScanner, LineKind, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './http1-head.js';
+import type { ConnectionUser, UpstreamConnection } from './raw-pool.js';
 import { targetOf } from './request-guard.js';
 import type { HeaderOps, RetryPolicy } from './rules/model.js';
+import type { RequestView } from './rules/rule-set.js';
 import { forwardedPort, type Decision, type RequestContext, type SidecarProxy } from './sidecar-proxy.js';
 import { nextTrace, requestId } from './trace.js';
 
-/** Headers the proxy sets itself on the upstream request (an incoming one is replaced). */
-const REPLACED = new Set(['host', 'x-request-id', 'traceparent', 'x-forwarded-proto', 'x-forwarded-for']);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 /** Upstream response heads may be larger than request heads (cookies); still bounded. */
 const MAX_RESPONSE_HEAD = 64 * 1024;
@@ -51,6 +52,8 @@ export class FastConnection {
   /** The head at the start of #buf is incomplete: look again when a LF arrives or the head limit is reached. */
   #wantLF = false;
   #busy: FastRequest | undefined;
+  /** The last request's target and Host: their strings are reused when the next one repeats them. */
+  #previous: { readonly target: string; readonly host: string | undefined } | undefined;
   #headTimer: NodeJS.Timeout | undefined;
   #gone = false;
   #closeAfter = false;
@@ -110,7 +113,9 @@ export class FastConnection {
 
   #merge(): void {
     if (this.#pendingBytes === 0) return;
-    this.#buf = Buffer.concat(this.#buf.length ? [this.#buf, ...this.#pending] : this.#pending);
+    // The usual case, one whole request in one read: that chunk is the buffer, no copy.
+    if (this.#buf.length === 0 && this.#pending.length === 1) this.#buf = this.#pending[0]!;
+    else this.#buf = Buffer.concat(this.#buf.length ? [this.#buf, ...this.#pending] : this.#pending);
     this.#pending = [];
     this.#pendingBytes = 0;
   }
@@ -121,7 +126,7 @@ export class FastConnection {
     this.#wantBytes = 0;
     this.#wantLF = false;
     while (!this.#busy && !this.#gone && this.#buf.length > 0) {
-      const r = parseRequestHead(this.#buf, 0, this.#p.config.limits.maxHeaderBytes);
+      const r = parseRequestHead(this.#buf, 0, this.#p.config.limits.maxHeaderBytes, this.#previous);
       if (r.kind === 'incomplete') {
         this.#wantLF = true;
         this.#armHeadTimer();
@@ -129,6 +134,7 @@ export class FastConnection {
       }
       if (r.kind === 'decline') return this.#handOver();
       const head = r.head;
+      this.#previous = { target: head.target, host: head.host };
       if (head.contentLength > this.#p.config.limits.retryBufferBytes) return this.#handOver();
       const total = head.headBytes + head.contentLength;
       // The head is whole: the headers timeout no longer applies (bodies have none, as on the full path: requestTimeout 0).
@@ -200,6 +206,48 @@ export class FastConnection {
 }
 
 const EMPTY = Buffer.alloc(0);
+const NO_HEADERS: Readonly<Record<string, string | string[] | undefined>> = Object.freeze({});
+
+/** Buffer#latin1Write (untyped in @types/node): bytes written. */
+function latin1Write(buf: Buffer, s: string, off: number): number {
+  return (buf as unknown as { latin1Write(s: string, o: number, l: number): number }).latin1Write(s, off, buf.length - off);
+}
+
+/**
+ * The byte ranges [start, end, start, end, …] of a head's header lines that are
+ * forwarded unchanged, adjacent lines merged: all but the dropped ones, X-Forwarded-Port
+ * when the proxy sets its own, and those the Connection header names.
+ */
+function keptRuns(head: RequestHead | ResponseHead, dropForwardedPort: boolean): number[] {
+  const runs: number[] = [];
+  const tokens = head.connectionTokens;
+  const n = head.count;
+  for (let i = 0; i < n; i++) {
+    const kind = head.kind(i);
+    if (kind === LineKind.Drop || (kind === LineKind.ForwardedPort && dropForwardedPort)) continue;
+    if (tokens.length && tokens.includes(head.lowerName(i))) continue;
+    const s = head.lineStart(i);
+    const last = runs.length - 1;
+    if (last > 0 && runs[last] === s) runs[last] = head.lineEnd(i);
+    else runs.push(s, head.lineEnd(i));
+  }
+  return runs;
+}
+
+/** What route matching sees of a fast-path request: the headers record is made only if a rule reads it. */
+class LazyView implements RequestView {
+  constructor(
+    readonly head: RequestHead,
+    readonly path: string,
+    readonly port: number | undefined,
+  ) {}
+  get method(): string {
+    return this.head.method;
+  }
+  get headers(): Readonly<Record<string, string | string[] | undefined>> {
+    return this.head.headers;
+  }
+}
 
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
@@ -227,7 +275,7 @@ function errorBytes(reply: ProxyErrorReply, requestId: string | undefined, close
 }
 
 /** One request on the fast path: decisions, then attempts until one answers. */
-export class FastRequest {
+export class FastRequest implements Expirable {
   readonly #p: SidecarProxy;
   readonly #conn: FastConnection;
   readonly #head: RequestHead;
@@ -238,13 +286,14 @@ export class FastRequest {
   #rc: RequestContext | undefined;
   #d: Decision | undefined;
   #upstreamBytes: Buffer | undefined;
-  readonly #tried = new Set<EndpointState>();
+  /** Endpoints tried so far (made at the first retry: most requests need one attempt). */
+  #tried: Set<EndpointState> | undefined;
   #attempts = 0;
   #done = false;
   #started = false;
   #current: FastAttempt | undefined;
   #state: EndpointState | undefined;
-  #deadline: NodeJS.Timeout | undefined;
+  #deadline: Deadline | undefined;
   #upstreamMs: number | undefined;
   bytesOut = 0;
 
@@ -288,7 +337,8 @@ export class FastRequest {
     if ('status' in resolved) return this.#reject(resolved, undefined, undefined);
     const qi = this.#path.indexOf('?');
     const reqPath = qi < 0 ? this.#path : this.#path.slice(0, qi);
-    const h = head.headers;
+    // The headers record is built only when some header the proxy reads by name (or a route rule) needs it.
+    const h = head.hasProxyHeaders ? head.headers : NO_HEADERS;
     const rc: RequestContext = {
       protocol: 'http/1.1',
       start: this.#start,
@@ -302,8 +352,8 @@ export class FastRequest {
       client: socket.remoteAddress,
     };
     this.#rc = rc;
-    const view = { method: rc.method, path: reqPath, headers: h, port: rc.port };
-    const d = p.decide(resolved.serviceId, view, rc.client, h);
+    const view = new LazyView(head, reqPath, rc.port);
+    const d = p.decide(resolved.serviceId, view, rc.client);
     if ('status' in d) {
       if (d.code !== 'WEFT-P007' && d.code !== 'WEFT-P008') return this.#reject(d, resolved.serviceId, undefined);
       const route = p.rules.select(resolved.serviceId, view)?.name ?? 'default';
@@ -314,23 +364,49 @@ export class FastRequest {
     this.#upstreamBytes = this.#serialize(rewritePath(this.#path, d, reqPath), rc, d);
     this.#started = true;
     p.requestStarted();
-    if (d.timeoutMs > 0) this.#deadline = setTimeout(() => this.#onDeadline(), d.timeoutMs);
+    if (d.timeoutMs > 0) this.#deadline = p.deadlines.arm(d.timeoutMs, this, this.#start);
     if (d.delayMs > 0) setTimeout(() => this.#attempt(), d.delayMs);
     else this.#attempt();
   }
 
-  /** Request line and headers for the upstream (as the full path's upstreamRequestHeaders), then the body: one buffer. */
+  /**
+   * Request line and headers for the upstream (as the full path's upstreamRequestHeaders), then the body: one buffer.
+   * The client's header lines that go on unchanged are copied as bytes, runs of adjacent lines at once.
+   */
   #serialize(path: string, rc: RequestContext, d: Decision): Buffer {
+    const head = this.#head;
+    const ops = d.route?.requestHeaders;
+    let own = `host: ${rc.authority}\r\nx-request-id: ${rc.requestId}\r\ntraceparent: ${rc.trace.traceparent}\r\nx-forwarded-proto: http\r\n`;
+    if (rc.client) {
+      const xff = head.hasProxyHeaders ? head.headers['x-forwarded-for'] : undefined;
+      own += `x-forwarded-for: ${xff ? `${xff}, ${rc.client}` : rc.client}\r\n`;
+    }
+    if (rc.deliveryPort !== undefined) own += `x-forwarded-port: ${rc.deliveryPort}\r\n`;
+    const requestLine = `${head.method} ${path} HTTP/1.1\r\n`;
+    if (ops) return this.#withBody(requestLine + this.#editedHeaders(rc, ops) + '\r\n');
+    const tail = own + '\r\n';
+    const runs = keptRuns(head, rc.deliveryPort !== undefined);
+    let size = requestLine.length + tail.length + (this.#body?.length ?? 0);
+    for (let i = 0; i < runs.length; i += 2) size += runs[i + 1]! - runs[i]!;
+    const out = Buffer.allocUnsafe(size);
+    let off = latin1Write(out, requestLine, 0);
+    for (let i = 0; i < runs.length; i += 2) off += head.buf.copy(out, off, runs[i]!, runs[i + 1]!);
+    off += latin1Write(out, tail, off);
+    if (this.#body) this.#body.copy(out, off);
+    return out;
+  }
+
+  /** The header section when the route edits headers: as a [name, value] list, edited, then written out. */
+  #editedHeaders(rc: RequestContext, ops: HeaderOps): string {
     const head = this.#head;
     const raw = head.raw;
     const tokens = head.connectionTokens;
     let list: string[] = [];
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!;
-      const lower = name.toLowerCase();
-      if (HOP_BY_HOP.has(lower) || REPLACED.has(lower) || (tokens.length && tokens.includes(lower))) continue;
-      if (lower === 'x-forwarded-port' && rc.deliveryPort !== undefined) continue;
-      list.push(name, raw[i + 1]!);
+    for (let i = 0; i < head.count; i++) {
+      const kind = head.kind(i);
+      if (kind === LineKind.Drop || (kind === LineKind.ForwardedPort && rc.deliveryPort !== undefined)) continue;
+      if (tokens.length && tokens.includes(head.lowerName(i))) continue;
+      list.push(raw[2 * i]!, raw[2 * i + 1]!);
     }
     list.push('host', rc.authority, 'x-request-id', rc.requestId, 'traceparent', rc.trace.traceparent, 'x-forwarded-proto', 'http');
     if (rc.client) {
@@ -338,15 +414,17 @@ export class FastRequest {
       list.push('x-forwarded-for', xff ? `${xff}, ${rc.client}` : rc.client);
     }
     if (rc.deliveryPort !== undefined) list.push('x-forwarded-port', String(rc.deliveryPort));
-    list = editList(list, d.route?.requestHeaders);
-    let s = `${head.method} ${path} HTTP/1.1\r\n`;
+    list = editList(list, ops);
+    let s = '';
     for (let i = 0; i < list.length; i += 2) s += `${list[i]}: ${list[i + 1]}\r\n`;
-    s += '\r\n';
+    return s;
+  }
+
+  #withBody(s: string): Buffer {
     const body = this.#body;
     if (!body) return Buffer.from(s, 'latin1');
-    const n = Buffer.byteLength(s, 'latin1');
-    const out = Buffer.allocUnsafe(n + body.length);
-    out.write(s, 0, 'latin1');
+    const out = Buffer.allocUnsafe(s.length + body.length);
+    const n = latin1Write(out, s, 0);
     body.copy(out, n);
     return out;
   }
@@ -384,12 +462,12 @@ export class FastRequest {
     if (c.active >= limits.maxRequests) return this.#overflow('maxRequests');
     if (c.pending >= limits.maxPendingRequests) return this.#overflow('maxPendingRequests');
     const now = performance.now();
+    if (this.#state) (this.#tried ??= new Set()).add(this.#state);
     const st = c.pick(d.hash, this.#tried, now);
     if (!st) {
       const members = c.members();
       return this.#fail(proxyError(503, 'WEFT-P003', `${c.key}: no healthy endpoint (${members} in the cluster)`, { cluster: c.key, endpoints: members }));
     }
-    this.#tried.add(st);
     this.#attempts++;
     const isRetry = this.#attempts > 1;
     if (isRetry) {
@@ -435,7 +513,7 @@ export class FastRequest {
       this.#retry();
       return false;
     }
-    clearTimeout(this.#deadline);
+    this.#deadline?.cancel();
     return true;
   }
 
@@ -466,7 +544,8 @@ export class FastRequest {
     this.#fail(proxyError(503, 'WEFT-P004', `${c.key}: ${limit} (${c.policy.breaker[limit as keyof typeof c.policy.breaker]}) reached`, { cluster: c.key, limit, active: c.active, pending: c.pending }));
   }
 
-  #onDeadline(): void {
+  /** Expirable: the route timeout passed. */
+  expire(): void {
     if (this.#done) return;
     this.#current?.cancel();
     this.#timeout();
@@ -480,7 +559,7 @@ export class FastRequest {
 
   #fail(reply: ProxyErrorReply): void {
     if (this.#done) return;
-    clearTimeout(this.#deadline);
+    this.#deadline?.cancel();
     this.#current?.cancel();
     this.#conn.socket.write(errorBytes(reply, this.#rc!.requestId, this.clientClose));
     this.finish(reply.status, undefined, reply.code, false);
@@ -496,7 +575,7 @@ export class FastRequest {
   finish(status: number, problem: string | undefined, code: string | undefined, close: boolean): void {
     if (this.#done) return;
     this.#done = true;
-    clearTimeout(this.#deadline);
+    this.#deadline?.cancel();
     const p = this.#p;
     if (this.#started) p.requestEnded();
     const ms = performance.now() - this.#start;
@@ -505,24 +584,31 @@ export class FastRequest {
     if (p.accessLog.enabled) {
       const rc = this.#rc!;
       const st = this.#state;
-      p.accessLog.log(
-        p.accessRecord(rc.protocol, rc.method, rc.authority, rc.path, status, round(ms), {
-          service: d.serviceId,
-          route: d.routeName,
-          endpoint: st?.ep.key,
-          version: st?.ep.version,
-          attempts: this.#attempts,
-          upstreamMs: this.#upstreamMs === undefined ? undefined : round(this.#upstreamMs),
-          bytesIn: this.#body?.length ?? 0,
-          bytesOut: this.bytesOut,
-          requestId: rc.requestId,
-          traceId: rc.trace.traceId,
-          spanId: rc.trace.spanId,
-          client: rc.client,
-          error: code ?? problem,
-          flags: d.delayMs > 0 ? 'delayed' : undefined,
-        }),
-      );
+      // The whole record as one literal (no defaults merged in): the fields in AccessRecord order.
+      p.accessLog.log({
+        time: isoNow(),
+        msg: 'access',
+        protocol: rc.protocol,
+        method: rc.method,
+        authority: rc.authority,
+        path: rc.path,
+        status,
+        durationMs: round(ms),
+        service: d.serviceId,
+        route: d.routeName,
+        endpoint: st?.ep.key,
+        version: st?.ep.version,
+        attempts: this.#attempts,
+        upstreamMs: this.#upstreamMs === undefined ? undefined : round(this.#upstreamMs),
+        bytesIn: this.#body?.length ?? 0,
+        bytesOut: this.bytesOut,
+        requestId: rc.requestId,
+        traceId: rc.trace.traceId,
+        spanId: rc.trace.spanId,
+        client: rc.client,
+        error: code ?? problem,
+        flags: d.delayMs > 0 ? 'delayed' : undefined,
+      });
     }
     this.#conn.requestDone(this, close);
   }
@@ -537,7 +623,7 @@ const enum Framing {
 }
 
 /** One try on one endpoint over a pooled connection. */
-class FastAttempt {
+class FastAttempt implements ConnectionUser {
   #conn: UpstreamConnection | undefined;
   #cancelWait: (() => void) | undefined;
   #released = false;
@@ -585,7 +671,7 @@ class FastAttempt {
     if (c instanceof Error) return this.#failed('connect-failure', c);
     if (this.#cancelled) return c.release(true);
     this.#conn = c;
-    c.user = { onData: (b) => this.#data(b), onClose: (e) => this.#upstreamClosed(c, e) };
+    c.user = this;
     c.write(this.r.upstreamBytes);
   }
 
@@ -634,6 +720,16 @@ class FastAttempt {
       return;
     }
     if (this.r.isCurrent(this)) this.r.attemptFailed(this.st, failure, err);
+  }
+
+  /** ConnectionUser: response bytes. */
+  onData(chunk: Buffer): void {
+    this.#data(chunk);
+  }
+
+  /** ConnectionUser: the connection closed or failed. */
+  onClose(err: (Error & { code?: string }) | undefined, c: UpstreamConnection): void {
+    this.#upstreamClosed(c, err);
   }
 
   #upstreamClosed(c: UpstreamConnection, err: (Error & { code?: string }) | undefined): void {
@@ -692,14 +788,28 @@ class FastAttempt {
     if (this.#framing === Framing.Length) this.#left = resp.contentLength;
     if (this.#framing === Framing.Chunked) this.#chunks = new ChunkedScanner();
     const closeClient = r.clientClose || this.#framing === Framing.UntilClose;
-    const headStr = this.#clientHead(resp, closeClient);
     // Head and the body bytes that came with it leave in one write.
     const n = this.#bodyBytes(buf, off, buf.length);
     if (n < 0) return this.#failed('reset', Object.assign(new Error('bad chunked framing'), { code: 'WEFT_BAD_RESPONSE' }));
-    const hl = Buffer.byteLength(headStr, 'latin1');
-    const out = Buffer.allocUnsafe(hl + n);
-    out.write(headStr, 0, 'latin1');
-    buf.copy(out, hl, off, off + n);
+    const ops = r.decision.route?.responseHeaders;
+    let out: Buffer;
+    if (ops) {
+      const headStr = this.#editedClientHead(resp, ops, closeClient);
+      out = Buffer.allocUnsafe(headStr.length + n);
+      const hl = latin1Write(out, headStr, 0);
+      buf.copy(out, hl, off, off + n);
+    } else {
+      const tail = this.#clientHeadTail(closeClient);
+      const runs = keptRuns(resp, false);
+      let size = resp.statusLineEnd - resp.start + tail.length + n;
+      for (let i = 0; i < runs.length; i += 2) size += runs[i + 1]! - runs[i]!;
+      out = Buffer.allocUnsafe(size);
+      let at = buf.copy(out, 0, resp.start, resp.statusLineEnd);
+      out[7] = 0x31; // HTTP/1.0 upstreams: the client talks HTTP/1.1 with the proxy
+      for (let i = 0; i < runs.length; i += 2) at += buf.copy(out, at, runs[i]!, runs[i + 1]!);
+      at += latin1Write(out, tail, at);
+      buf.copy(out, at, off, off + n);
+    }
     r.bytesOut += n;
     const flushed = r.client.write(out);
     if (off + n < buf.length) this.#surplus = true;
@@ -774,20 +884,28 @@ class FastAttempt {
     this.r.finish(resp.status, undefined, undefined, this.#framing === Framing.UntilClose);
   }
 
-  /** The response head for the client: hop-by-hop headers out (chunked framing is kept: the body is relayed as is). */
-  #clientHead(resp: ResponseHead, close: boolean): string {
+  /**
+   * What follows the upstream's kept header lines in the client head: x-request-id, the framing
+   * (chunked is relayed as is) and connection: close when this is the connection's last response.
+   */
+  #clientHeadTail(close: boolean): string {
+    let s = `x-request-id: ${this.r.context.requestId}\r\n`;
+    if (this.#framing === Framing.Chunked) s += 'transfer-encoding: chunked\r\n';
+    if (close) s += 'connection: close\r\n';
+    return s + '\r\n';
+  }
+
+  /** The client head as a string when the route edits response headers. */
+  #editedClientHead(resp: ResponseHead, ops: HeaderOps, close: boolean): string {
     const raw = resp.raw;
     const tokens = resp.connectionTokens;
-    const ops = this.r.decision.route?.responseHeaders;
     let list: string[] = [];
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!;
-      const lower = name.length <= 19 ? name.toLowerCase() : name;
-      if (HOP_BY_HOP.has(lower) || (tokens.length && tokens.includes(lower.toLowerCase())) || lower === 'x-request-id') continue;
-      list.push(name, raw[i + 1]!);
+    for (let i = 0; i < resp.count; i++) {
+      if (resp.kind(i) !== LineKind.Keep || (tokens.length && tokens.includes(resp.lowerName(i)))) continue;
+      list.push(raw[2 * i]!, raw[2 * i + 1]!);
     }
     list.push('x-request-id', this.r.context.requestId);
-    if (ops) list = editList(list, ops);
+    list = editList(list, ops);
     let s = `HTTP/1.1 ${resp.status} ${resp.reason}\r\n`;
     for (let i = 0; i < list.length; i += 2) s += `${list[i]}: ${list[i + 1]}\r\n`;
     if (this.#framing === Framing.Chunked) s += 'transfer-encoding: chunked\r\n';

@@ -103,7 +103,7 @@ export function forwardH2(p: SidecarProxy, stream: ServerHttp2Stream, headers: I
     client,
   };
   const view = { method, path: reqPath, headers, port: rc.port };
-  const d = p.decide(resolved.serviceId, view, client, headers);
+  const d = p.decide(resolved.serviceId, view, client);
   if ('status' in d) return reject(d, resolved.serviceId, rc);
   new H2Forward(p, stream, headers, rc, d, reqPath, grpc).begin();
 }

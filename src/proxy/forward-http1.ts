@@ -117,7 +117,7 @@ export function forwardHttp1(p: SidecarProxy, req: IncomingMessage, res: ServerR
     client: req.socket.remoteAddress,
   };
   const view = { method: rc.method, path: reqPath, headers: req.headers, port: rc.port };
-  const d = p.decide(resolved.serviceId, view, rc.client, req.headers);
+  const d = p.decide(resolved.serviceId, view, rc.client);
   if ('status' in d) {
     if (d.code !== 'WEFT-P007' && d.code !== 'WEFT-P008') return reject(d, { service: resolved.serviceId, rc });
     // Rate limits and injected faults are route outcomes: counted on the route too.

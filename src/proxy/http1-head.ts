@@ -40,23 +40,124 @@ const SP = 32;
 const HTAB = 9;
 const MAX_HEADERS = 100;
 
-export interface RequestHead {
-  readonly method: string;
-  /** The request target as sent. */
-  readonly target: string;
+/**
+ * Where one header line sits in the buffer: name [ns, ne), value [vs, ve)
+ * (OWS trimmed), the line [ns, le) with its CRLF, and what the proxy does with
+ * it. Kept as numbers, five per line plus the kind: strings are made only for
+ * the headers the proxy reads, and forwarded lines are copied as bytes.
+ */
+const NS = 0;
+const NE = 1;
+const VS = 2;
+const VE = 3;
+const LE = 4;
+const KIND = 5;
+const STRIDE = 6;
+
+/** What the fast path does with a header line. */
+export const enum LineKind {
+  /** Forwarded as it is (unless the Connection header names it). */
+  Keep = 0,
+  /** Hop-by-hop, or replaced by the proxy's own value: never forwarded. */
+  Drop = 1,
+  /** X-Forwarded-Port: replaced when the proxy knows the delivery port. */
+  ForwardedPort = 2,
+}
+
+/** Whether buf[s, e) holds exactly the latin1 string `str`. */
+function bytesAre(buf: Buffer, s: number, e: number, str: string): boolean {
+  if (e - s !== str.length) return false;
+  for (let i = 0; i < str.length; i++) if (buf[s + i] !== str.charCodeAt(i)) return false;
+  return true;
+}
+
+/** Whether buf[s, e) is `lower` (lower-case ASCII letters, digits, '-'), ignoring the case of buf's letters. */
+function nameIs(buf: Buffer, s: number, e: number, lower: string): boolean {
+  if (e - s !== lower.length) return false;
+  // For a token byte, (b | 0x20) equals a lower-case letter, digit or '-' only when b is that character or its upper case.
+  for (let i = 0; i < lower.length; i++) if ((buf[s + i]! | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
+/** A parsed head's header lines, with strings made on demand. */
+abstract class HeadLines {
+  #raw: string[] | undefined;
+  constructor(
+    readonly buf: Buffer,
+    /** STRIDE numbers per header line (see NS … KIND). */
+    readonly lines: number[],
+  ) {}
+
+  get count(): number {
+    return this.lines.length / STRIDE;
+  }
+
   /** Header names as sent and values (OWS trimmed), in order: [name, value, name, value, …]. */
-  readonly raw: string[];
+  get raw(): string[] {
+    if (this.#raw) return this.#raw;
+    const l = this.lines;
+    const raw: string[] = [];
+    for (let k = 0; k < l.length; k += STRIDE) raw.push(latin1(this.buf, l[k + NS]!, l[k + NE]!), latin1(this.buf, l[k + VS]!, l[k + VE]!));
+    return (this.#raw = raw);
+  }
+
+  /** Line i's lower-cased name. */
+  lowerName(i: number): string {
+    const k = i * STRIDE;
+    return latin1(this.buf, this.lines[k + NS]!, this.lines[k + NE]!).toLowerCase();
+  }
+
+  kind(i: number): LineKind {
+    return this.lines[i * STRIDE + KIND]! as LineKind;
+  }
+
+  /** Start of line i (its name), and the end of its CRLF. */
+  lineStart(i: number): number {
+    return this.lines[i * STRIDE + NS]!;
+  }
+  lineEnd(i: number): number {
+    return this.lines[i * STRIDE + LE]!;
+  }
+}
+
+export class RequestHead extends HeadLines {
+  #headers: Record<string, string | string[]> | undefined;
+  constructor(
+    buf: Buffer,
+    lines: number[],
+    readonly method: string,
+    /** The request target as sent. */
+    readonly target: string,
+    readonly host: string | undefined,
+    /** Content-Length, 0 when absent. */
+    readonly contentLength: number,
+    /** The client asked to close after this request (`Connection: close`). */
+    readonly close: boolean,
+    /** Lower-cased tokens of the Connection header (those headers are hop-by-hop). */
+    readonly connectionTokens: readonly string[],
+    /** Bytes of the head, CRLFCRLF included. */
+    readonly headBytes: number,
+    /** Some header the proxy reads by name besides Host (x-request-id, traceparent, x-forwarded-*): look in `headers`. */
+    readonly hasProxyHeaders: boolean,
+  ) {
+    super(buf, lines);
+  }
+
   /** Lower-cased names; repeated headers joined with ", " (set-cookie kept as a list), as node's IncomingMessage.headers. */
-  readonly headers: Record<string, string | string[]>;
-  readonly host: string | undefined;
-  /** Content-Length, 0 when absent. */
-  readonly contentLength: number;
-  /** The client asked to close after this request (`Connection: close`). */
-  readonly close: boolean;
-  /** Lower-cased tokens of the Connection header (those headers are hop-by-hop). */
-  readonly connectionTokens: readonly string[];
-  /** Bytes of the head, CRLFCRLF included. */
-  readonly headBytes: number;
+  get headers(): Record<string, string | string[]> {
+    if (this.#headers) return this.#headers;
+    const headers: Record<string, string | string[]> = {};
+    const raw = this.raw;
+    for (let k = 0; k < raw.length; k += 2) {
+      const name = raw[k]!.toLowerCase();
+      const value = raw[k + 1]!;
+      const cur = headers[name];
+      if (cur === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
+      else if (Array.isArray(cur)) cur.push(value);
+      else headers[name] = `${cur}${name === 'cookie' ? '; ' : ', '}${value}`;
+    }
+    return (this.#headers = headers);
+  }
 }
 
 export type HeadResult<T> = { readonly kind: 'head'; readonly head: T } | { readonly kind: 'incomplete' } | { readonly kind: 'decline'; readonly why: string };
@@ -67,20 +168,16 @@ function decline<T>(why: string): HeadResult<T> {
 }
 
 /** Index of the CRLFCRLF ending a head starting at `from`, or -1 (searched up to `limit` bytes). */
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+
 function headEnd(buf: Buffer, from: number, limit: number): number {
-  const i = buf.indexOf('\r\n\r\n', from, 'latin1');
+  const i = buf.indexOf(CRLFCRLF, from);
   if (i < 0 || i + 4 - from > limit) return -1;
   return i;
 }
 
-interface Lines {
-  raw: string[];
-  next: number;
-}
-
-/** Header lines from `pos` up to `end` (the CRLF of the last line): strict; a reason string when not accepted. */
-function parseHeaderLines(buf: Buffer, pos: number, end: number): Lines | string {
-  const raw: string[] = [];
+/** Header lines from `pos` up to `end` (the CRLF of the last line) into `out` (STRIDE numbers each, kind Keep): strict; a reason string when not accepted. */
+function parseHeaderLines(buf: Buffer, pos: number, end: number, out: number[]): string | undefined {
   while (pos < end) {
     // pos is at the start of a line; the line ends at the next CRLF.
     const c0 = buf[pos]!;
@@ -88,7 +185,7 @@ function parseHeaderLines(buf: Buffer, pos: number, end: number): Lines | string
     let i = pos;
     while (i < end && TCHAR[buf[i]!]) i++;
     if (i === pos || buf[i] !== 0x3a /* : */) return 'bad header name';
-    const name = latin1(buf, pos, i);
+    const nameEnd = i;
     i++;
     while (i < end && (buf[i] === SP || buf[i] === HTAB)) i++;
     const vStart = i;
@@ -96,20 +193,11 @@ function parseHeaderLines(buf: Buffer, pos: number, end: number): Lines | string
     if (buf[i] !== CR || buf[i + 1] !== LF) return 'bad header value';
     let vEnd = i;
     while (vEnd > vStart && (buf[vEnd - 1] === SP || buf[vEnd - 1] === HTAB)) vEnd--;
-    raw.push(name, latin1(buf, vStart, vEnd));
-    if (raw.length > MAX_HEADERS * 2) return 'too many headers';
+    if (out.length >= MAX_HEADERS * STRIDE) return 'too many headers';
+    out.push(pos, nameEnd, vStart, vEnd, i + 2, LineKind.Keep);
     pos = i + 2;
   }
-  return { raw, next: pos };
-}
-
-function isDigits(s: string, max: number): boolean {
-  if (s.length === 0 || s.length > max) return false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  return true;
+  return undefined;
 }
 
 /**
@@ -133,11 +221,52 @@ function partialRequestOk(buf: Buffer, offset: number): boolean {
   return true;
 }
 
+/** Connection header tokens, lower-cased, into `tokens`; whether one is `close`, or 'upgrade' when one is upgrade. */
+function connectionTokens(value: string, tokens: string[]): boolean | 'upgrade' {
+  let close = false;
+  for (const t of value.toLowerCase().split(',')) {
+    const tok = t.trim();
+    if (tok === 'close') close = true;
+    else if (tok === 'upgrade') return 'upgrade';
+    if (tok) tokens.push(tok);
+  }
+  return close;
+}
+
+/** Request headers the proxy drops (hop-by-hop, or replaced by its own), by name length then name. */
+function requestLineKind(buf: Buffer, s: number, e: number): LineKind {
+  switch (e - s) {
+    case 2:
+      return nameIs(buf, s, e, 'te') ? LineKind.Drop : LineKind.Keep;
+    case 7:
+      return nameIs(buf, s, e, 'trailer') ? LineKind.Drop : LineKind.Keep;
+    case 10:
+      return nameIs(buf, s, e, 'keep-alive') ? LineKind.Drop : LineKind.Keep;
+    case 11:
+      return nameIs(buf, s, e, 'traceparent') ? LineKind.Drop : LineKind.Keep;
+    case 12:
+      return nameIs(buf, s, e, 'x-request-id') ? LineKind.Drop : LineKind.Keep;
+    case 15:
+      return nameIs(buf, s, e, 'x-forwarded-for') ? LineKind.Drop : LineKind.Keep;
+    case 16:
+      return nameIs(buf, s, e, 'x-forwarded-port') ? LineKind.ForwardedPort : nameIs(buf, s, e, 'proxy-connection') ? LineKind.Drop : LineKind.Keep;
+    case 17:
+      return nameIs(buf, s, e, 'x-forwarded-proto') ? LineKind.Drop : LineKind.Keep;
+    case 18:
+      return nameIs(buf, s, e, 'proxy-authenticate') ? LineKind.Drop : LineKind.Keep;
+    case 19:
+      return nameIs(buf, s, e, 'proxy-authorization') ? LineKind.Drop : LineKind.Keep;
+    default:
+      return LineKind.Keep;
+  }
+}
+
 /**
  * One request head at `offset`. `maxHeadBytes` bounds the head: a longer one
- * (complete or not) is declined, so the full path answers it.
+ * (complete or not) is declined, so the full path answers it. `previous`: the
+ * connection's last target and Host, whose strings are reused when repeated.
  */
-export function parseRequestHead(buf: Buffer, offset: number, maxHeadBytes: number): HeadResult<RequestHead> {
+export function parseRequestHead(buf: Buffer, offset: number, maxHeadBytes: number, previous?: { readonly target: string; readonly host: string | undefined }): HeadResult<RequestHead> {
   const avail = buf.length - offset;
   const end = headEnd(buf, offset, maxHeadBytes);
   if (end < 0) return avail >= maxHeadBytes ? decline('head too large') : partialRequestOk(buf, offset) ? INCOMPLETE : decline('malformed partial head');
@@ -145,12 +274,13 @@ export function parseRequestHead(buf: Buffer, offset: number, maxHeadBytes: numb
   let i = offset;
   while (i < end && buf[i]! >= 0x41 && buf[i]! <= 0x5a) i++;
   if (buf[i] !== SP || i - offset > 7) return decline('method');
-  const method = latin1(buf, offset, i);
-  if (!METHODS.has(method)) return decline('method');
+  const method = methodAt(buf, offset, i);
+  if (method === undefined) return decline('method');
   const tStart = ++i;
   while (i < end && buf[i]! > 0x20 && buf[i]! < 0x7f) i++;
   if (i === tStart || buf[i] !== SP) return decline('target');
-  const target = latin1(buf, tStart, i);
+  // A connection tends to repeat its Host and often its target: the previous request's strings are reused when the bytes match.
+  const target = previous !== undefined && bytesAre(buf, tStart, i, previous.target) ? previous.target : latin1(buf, tStart, i);
   i++;
   // "HTTP/1.1\r\n"
   if (
@@ -160,70 +290,149 @@ export function parseRequestHead(buf: Buffer, offset: number, maxHeadBytes: numb
     return decline('version');
   }
   i += 10;
-  const lines = parseHeaderLines(buf, i, end + 2);
-  if (typeof lines === 'string') return decline(lines);
-  const raw = lines.raw;
-  const headers: Record<string, string | string[]> = {};
+  const lines: number[] = [];
+  const bad = parseHeaderLines(buf, i, end + 2, lines);
+  if (bad !== undefined) return decline(bad);
   let host: string | undefined;
-  let cl: string | undefined;
+  let clStart = -1;
+  let clEnd = -1;
   let close = false;
-  let tokens: string[] = [];
-  for (let k = 0; k < raw.length; k += 2) {
-    const name = raw[k]!.toLowerCase();
-    const value = raw[k + 1]!;
-    switch (name) {
-      case 'host':
-        if (host !== undefined) return decline('several Host');
-        host = value;
-        break;
-      case 'content-length':
-        if (cl !== undefined) return decline('several Content-Length');
-        if (!isDigits(value, 15)) return decline('Content-Length');
-        cl = value;
-        break;
-      case 'transfer-encoding':
-      case 'expect':
-      case 'upgrade':
-      case 'http2-settings':
-        return decline(name);
-      case 'connection': {
-        const more = value.toLowerCase().split(',');
-        for (const t of more) {
-          const tok = t.trim();
-          if (tok === 'close') close = true;
-          else if (tok === 'upgrade') return decline('connection: upgrade');
-          if (tok) tokens.push(tok);
+  let tokens: string[] = NO_TOKENS;
+  let proxyHeaders = false;
+  for (let k = 0; k < lines.length; k += STRIDE) {
+    const ns = lines[k + NS]!;
+    const ne = lines[k + NE]!;
+    switch (ne - ns) {
+      case 4:
+        if (nameIs(buf, ns, ne, 'host')) {
+          if (host !== undefined) return decline('several Host');
+          const vs = lines[k + VS]!;
+          const ve = lines[k + VE]!;
+          const ph = previous?.host;
+          host = ph !== undefined && bytesAre(buf, vs, ve, ph) ? ph : latin1(buf, vs, ve);
+          lines[k + KIND] = LineKind.Drop;
+          continue;
         }
         break;
-      }
+      case 14:
+        if (nameIs(buf, ns, ne, 'content-length')) {
+          if (clStart >= 0) return decline('several Content-Length');
+          clStart = lines[k + VS]!;
+          clEnd = lines[k + VE]!;
+          if (clEnd === clStart || clEnd - clStart > 15) return decline('Content-Length');
+          for (let j = clStart; j < clEnd; j++) if (buf[j]! < 48 || buf[j]! > 57) return decline('Content-Length');
+          // llhttp (strict) refuses an HTAB after the digits, though it takes SP: so must this parser.
+          for (let j = clEnd; j < lines[k + LE]! - 2; j++) if (buf[j] === HTAB) return decline('Content-Length');
+          continue;
+        }
+        if (nameIs(buf, ns, ne, 'http2-settings')) return decline('http2-settings');
+        break;
+      case 17:
+        if (nameIs(buf, ns, ne, 'transfer-encoding')) return decline('transfer-encoding');
+        break;
+      case 6:
+        if (nameIs(buf, ns, ne, 'expect')) return decline('expect');
+        break;
+      case 7:
+        if (nameIs(buf, ns, ne, 'upgrade')) return decline('upgrade');
+        break;
+      case 10:
+        if (nameIs(buf, ns, ne, 'connection')) {
+          if (tokens === NO_TOKENS) tokens = [];
+          const c = connectionTokens(latin1(buf, lines[k + VS]!, lines[k + VE]!), tokens);
+          if (c === 'upgrade') return decline('connection: upgrade');
+          if (c) close = true;
+          lines[k + KIND] = LineKind.Drop;
+          continue;
+        }
+        break;
     }
-    const cur = headers[name];
-    if (cur === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
-    else if (Array.isArray(cur)) cur.push(value);
-    else headers[name] = `${cur}${name === 'cookie' ? '; ' : ', '}${value}`;
+    const kind = requestLineKind(buf, ns, ne);
+    if (kind !== LineKind.Keep) {
+      lines[k + KIND] = kind;
+      // Everything dropped here but the hop-by-hop names is a header whose value the proxy reads.
+      if (!proxyHeaders && (kind === LineKind.ForwardedPort || nameIs(buf, ns, ne, 'traceparent') || nameIs(buf, ns, ne, 'x-request-id') || nameIs(buf, ns, ne, 'x-forwarded-for'))) proxyHeaders = true;
+    }
   }
   if (tokens.length === 0) tokens = NO_TOKENS;
-  return {
-    kind: 'head',
-    head: { method, target, raw, headers, host, contentLength: cl === undefined ? 0 : Number(cl), close, connectionTokens: tokens, headBytes: end + 4 - offset },
-  };
+  const contentLength = clStart < 0 ? 0 : Number(latin1(buf, clStart, clEnd));
+  return { kind: 'head', head: new RequestHead(buf, lines, method, target, host, contentLength, close, tokens, end + 4 - offset, proxyHeaders) };
+}
+
+/** The method at buf[s, e) if the fast path takes it (no string made for the common ones' lookup). */
+function methodAt(buf: Buffer, s: number, e: number): string | undefined {
+  switch (e - s) {
+    case 3:
+      if (buf[s] === 0x47 && buf[s + 1] === 0x45 && buf[s + 2] === 0x54) return 'GET';
+      if (buf[s] === 0x50 && buf[s + 1] === 0x55 && buf[s + 2] === 0x54) return 'PUT';
+      return undefined;
+    case 4:
+      if (buf[s] === 0x50 && buf[s + 1] === 0x4f && buf[s + 2] === 0x53 && buf[s + 3] === 0x54) return 'POST';
+      if (buf[s] === 0x48 && buf[s + 1] === 0x45 && buf[s + 2] === 0x41 && buf[s + 3] === 0x44) return 'HEAD';
+      return undefined;
+    default: {
+      const m = latin1(buf, s, e);
+      return METHODS.has(m) ? m : undefined;
+    }
+  }
 }
 
 const NO_TOKENS: string[] = [];
 
-export interface ResponseHead {
-  readonly status: number;
-  readonly reason: string;
-  /** HTTP/1.0 response (the connection closes unless it says keep-alive). */
-  readonly http10: boolean;
-  readonly raw: string[];
-  /** Content-Length, or -1. */
-  readonly contentLength: number;
-  readonly chunked: boolean;
-  /** The upstream will close the connection after this response. */
-  readonly close: boolean;
-  readonly connectionTokens: readonly string[];
-  readonly headBytes: number;
+export class ResponseHead extends HeadLines {
+  constructor(
+    buf: Buffer,
+    lines: number[],
+    readonly status: number,
+    /** Where the status line starts and where its CRLF ends. */
+    readonly start: number,
+    readonly statusLineEnd: number,
+    /** HTTP/1.0 response (the connection closes unless it says keep-alive). */
+    readonly http10: boolean,
+    /** Content-Length, or -1. */
+    readonly contentLength: number,
+    readonly chunked: boolean,
+    /** The upstream will close the connection after this response. */
+    readonly close: boolean,
+    readonly connectionTokens: readonly string[],
+    readonly headBytes: number,
+  ) {
+    super(buf, lines);
+  }
+
+  /** The reason phrase ('' when there is none). */
+  get reason(): string {
+    const s = this.start + 12;
+    return this.buf[s] === SP ? latin1(this.buf, s + 1, this.statusLineEnd - 2) : '';
+  }
+}
+
+/** Response headers the proxy never relays to the client: hop-by-hop, and x-request-id (it sets its own). */
+function responseLineKind(buf: Buffer, s: number, e: number): LineKind {
+  switch (e - s) {
+    case 2:
+      return nameIs(buf, s, e, 'te') ? LineKind.Drop : LineKind.Keep;
+    case 6:
+      return nameIs(buf, s, e, 'expect') ? LineKind.Drop : LineKind.Keep;
+    case 7:
+      return nameIs(buf, s, e, 'trailer') || nameIs(buf, s, e, 'upgrade') ? LineKind.Drop : LineKind.Keep;
+    case 10:
+      return nameIs(buf, s, e, 'keep-alive') || nameIs(buf, s, e, 'connection') ? LineKind.Drop : LineKind.Keep;
+    case 12:
+      return nameIs(buf, s, e, 'x-request-id') ? LineKind.Drop : LineKind.Keep;
+    case 14:
+      return nameIs(buf, s, e, 'http2-settings') ? LineKind.Drop : LineKind.Keep;
+    case 16:
+      return nameIs(buf, s, e, 'proxy-connection') ? LineKind.Drop : LineKind.Keep;
+    case 17:
+      return nameIs(buf, s, e, 'transfer-encoding') ? LineKind.Drop : LineKind.Keep;
+    case 18:
+      return nameIs(buf, s, e, 'proxy-authenticate') ? LineKind.Drop : LineKind.Keep;
+    case 19:
+      return nameIs(buf, s, e, 'proxy-authorization') ? LineKind.Drop : LineKind.Keep;
+    default:
+      return LineKind.Keep;
+  }
 }
 
 /**
@@ -239,7 +448,12 @@ export function parseResponseHead(buf: Buffer, offset: number, maxHeadBytes: num
   // HTTP/1.x SP 3DIGIT SP reason CRLF
   const i = offset;
   if (end - i < 12) return decline('status line');
-  if (latin1(buf, i, i + 7) !== 'HTTP/1.' || (buf[i + 7] !== 0x31 && buf[i + 7] !== 0x30) || buf[i + 8] !== SP) return decline('status line');
+  if (
+    buf[i] !== 0x48 || buf[i + 1] !== 0x54 || buf[i + 2] !== 0x54 || buf[i + 3] !== 0x50 || buf[i + 4] !== 0x2f || buf[i + 5] !== 0x31 || buf[i + 6] !== 0x2e ||
+    (buf[i + 7] !== 0x31 && buf[i + 7] !== 0x30) || buf[i + 8] !== SP
+  ) {
+    return decline('status line');
+  }
   const http10 = buf[i + 7] === 0x30;
   let s = 0;
   for (let k = 9; k < 12; k++) {
@@ -249,42 +463,49 @@ export function parseResponseHead(buf: Buffer, offset: number, maxHeadBytes: num
   }
   if (s < 100) return decline('status');
   let j = i + 12;
-  let reason = '';
   if (buf[j] === SP) {
-    const rStart = ++j;
+    j++;
     while (j < end && VALUE[buf[j]!]) j++;
-    reason = latin1(buf, rStart, j);
   }
   if (buf[j] !== CR || buf[j + 1] !== LF) return decline('status line');
-  const lines = parseHeaderLines(buf, j + 2, end + 2);
-  if (typeof lines === 'string') return decline(lines);
-  const raw = lines.raw;
+  const lines: number[] = [];
+  const bad = parseHeaderLines(buf, j + 2, end + 2, lines);
+  if (bad !== undefined) return decline(bad);
   let cl = -1;
   let te: string | undefined;
   let close = http10;
-  const tokens: string[] = [];
-  for (let k = 0; k < raw.length; k += 2) {
-    const name = raw[k]!;
-    if (name.length === 14 && name.toLowerCase() === 'content-length') {
-      const v = raw[k + 1]!;
-      if (!isDigits(v, 15)) return decline('Content-Length');
-      const n = Number(v);
+  let tokens: string[] = NO_TOKENS;
+  for (let k = 0; k < lines.length; k += STRIDE) {
+    const ns = lines[k + NS]!;
+    const ne = lines[k + NE]!;
+    const vs = lines[k + VS]!;
+    const ve = lines[k + VE]!;
+    if (nameIs(buf, ns, ne, 'content-length')) {
+      if (ve === vs || ve - vs > 15) return decline('Content-Length');
+      let n = 0;
+      for (let x = vs; x < ve; x++) {
+        const c = buf[x]!;
+        if (c < 48 || c > 57) return decline('Content-Length');
+        n = n * 10 + c - 48;
+      }
       if (cl >= 0 && cl !== n) return decline('several Content-Length');
       cl = n;
-    } else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
+    } else if (nameIs(buf, ns, ne, 'transfer-encoding')) {
       if (te !== undefined) return decline('several Transfer-Encoding');
-      te = raw[k + 1]!.toLowerCase();
-    } else if (name.length === 10 && name.toLowerCase() === 'connection') {
-      for (const t of raw[k + 1]!.toLowerCase().split(',')) {
+      te = latin1(buf, vs, ve).toLowerCase();
+    } else if (nameIs(buf, ns, ne, 'connection')) {
+      if (tokens === NO_TOKENS) tokens = [];
+      for (const t of latin1(buf, vs, ve).toLowerCase().split(',')) {
         const tok = t.trim();
         if (tok === 'close') close = true;
         else if (tok === 'keep-alive' && http10) close = false;
         if (tok) tokens.push(tok);
       }
     }
+    lines[k + KIND] = responseLineKind(buf, ns, ne);
   }
   if (te !== undefined && (cl >= 0 || te !== 'chunked' || http10)) return decline('Transfer-Encoding');
-  return { kind: 'head', head: { status: s, reason, http10, raw, contentLength: cl, chunked: te !== undefined, close, connectionTokens: tokens, headBytes: end + 4 - offset } };
+  return { kind: 'head', head: new ResponseHead(buf, lines, s, i, j + 2, http10, cl, te !== undefined, close, tokens, end + 4 - offset) };
 }
 
 /**

@@ -14,7 +14,7 @@ import type { ProxyEndpoint } from './endpoints.js';
 export interface ConnectionUser {
   onData(chunk: Buffer): void;
   /** The stream closed or failed (after `release` it is no longer called). */
-  onClose(err: (Error & { code?: string }) | undefined): void;
+  onClose(err: (Error & { code?: string }) | undefined, conn: UpstreamConnection): void;
 }
 
 export class UpstreamConnection {
@@ -44,7 +44,7 @@ export class UpstreamConnection {
     this.pool.gone(this);
     const u = this.user;
     this.user = undefined;
-    u?.onClose(this.#error ?? Object.assign(new Error('upstream closed the connection'), { code: 'UPSTREAM_CLOSED' }));
+    u?.onClose(this.#error ?? Object.assign(new Error('upstream closed the connection'), { code: 'UPSTREAM_CLOSED' }), this);
   }
 
   write(bytes: Buffer): void {

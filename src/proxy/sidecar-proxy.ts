@@ -18,11 +18,12 @@ import type { ClientIdentity, Upstream } from '../agent/upstream.js';
 import { WeftError } from '../errors.js';
 import type { SharedValues } from '../gossip/shared-values.js';
 import { ServiceTable } from '../kernel/service-table.js';
-import { AccessLog, type AccessLogSink, type AccessRecord } from './access-log.js';
+import { AccessLog, isoNow, type AccessLogSink, type AccessRecord } from './access-log.js';
 import { flowHash } from './balancer.js';
 import { ServiceState, UpstreamCluster, selectorKey, type SubsetSelector } from './cluster.js';
 import type { ProxyConfig } from './config.js';
 import { handleConnect } from './connect-tunnel.js';
+import { Deadlines } from './deadlines.js';
 import { ProxyDelivery, type MeshUpstream } from './delivery.js';
 import { EndpointDirectory, LocalHealth, type CatalogView } from './endpoints.js';
 import { proxyError, rawErrorResponse, type ProxyErrorReply } from './error-response.js';
@@ -97,6 +98,7 @@ export interface Decision {
 }
 
 const DEFAULT_ROUTE = 'default';
+const ALL: SubsetSelector = { kind: 'all' };
 
 export class SidecarProxy {
   readonly config: ProxyConfig;
@@ -111,15 +113,22 @@ export class SidecarProxy {
   readonly #lateIdentity: (() => ClientIdentity | undefined) | undefined;
   readonly #lateNamespace: (() => string | undefined) | undefined;
   readonly #resolvers: Record<ProxyProtocol, DestinationResolver>;
+  readonly #hostResolver: MeshHostResolver;
+  readonly #resolved = new Map<string, { readonly serviceId: string; readonly port: number | undefined }>();
+  #resolvedGen = -1;
   readonly #allows: ((serviceId: string) => boolean) | undefined;
   readonly #table: ServiceTable;
   readonly #services = new Map<string, ServiceState>();
   readonly #clusters = new Map<string, UpstreamCluster>();
-  readonly #routeStats = new Map<string, RouteStats>();
-  readonly #upstreamStats = new Map<string, UpstreamStats>();
+  readonly #routeStats = new Map<string, Map<string, RouteStats>>();
+  readonly #upstreamStats = new Map<string, Map<string, Map<string, UpstreamStats>>>();
+  /** Clusters of whole services (no subset), by service ID: the common case without a joined key. */
+  readonly #wholeClusters = new Map<string, UpstreamCluster>();
   readonly #rateLimits: RouteRateLimits;
   readonly #checker: HealthChecker;
   readonly #sockets = new Set<Socket>();
+  /** Route timeouts of fast-path requests. */
+  readonly deadlines = new Deadlines();
   /** Client connections on the HTTP/1 fast path. */
   readonly fastConnections = new Set<FastConnection>();
   #rules: RuleSet;
@@ -149,6 +158,7 @@ export class SidecarProxy {
     });
     this.directory = new EndpointDirectory({ router: options.router, health: this.health, ...(options.catalog ? { catalog: options.catalog } : {}), remoteReachable: this.delivery.remoteReachable });
     const hostResolver = new MeshHostResolver({ directory: this.directory, servicePorts: options.config.servicePorts, clusterDomains: options.config.clusterDomains });
+    this.#hostResolver = hostResolver;
     this.#resolvers = { http: hostResolver, connect: hostResolver, h2: hostResolver, ...options.resolvers };
     this.#rules = new RuleSet([], [], this.#resolvers.http, this.directory);
     this.#table = new ServiceTable({ capacity: 1024 });
@@ -326,22 +336,51 @@ export class SidecarProxy {
     return proxyError(400, 'WEFT-P001', detail ? `${reason}: ${detail}` : reason, { reason });
   }
 
+  // Metric children per label set, in nested maps keyed by the label strings themselves: a lookup hashes
+  // strings whose hash V8 has cached, where a joined key would be a new string to hash per request.
   routeStats(route: string, service: string): RouteStats {
-    const k = `${route}\u0000${service}`;
-    let s = this.#routeStats.get(k);
-    if (!s) this.#routeStats.set(k, (s = new RouteStats(this.metrics, route, service)));
+    let byService = this.#routeStats.get(route);
+    if (!byService) this.#routeStats.set(route, (byService = new Map()));
+    let s = byService.get(service);
+    if (!s) byService.set(service, (s = new RouteStats(this.metrics, route, service)));
     return s;
   }
 
   upstreamStats(service: string, endpoint: string, version: string): UpstreamStats {
-    const k = `${service}\u0000${endpoint}\u0000${version}`;
-    let s = this.#upstreamStats.get(k);
-    if (!s) this.#upstreamStats.set(k, (s = new UpstreamStats(this.metrics, service, endpoint, version)));
+    let byEndpoint = this.#upstreamStats.get(service);
+    if (!byEndpoint) this.#upstreamStats.set(service, (byEndpoint = new Map()));
+    let byVersion = byEndpoint.get(endpoint);
+    if (!byVersion) byEndpoint.set(endpoint, (byVersion = new Map()));
+    let s = byVersion.get(version);
+    if (!s) byVersion.set(version, (s = new UpstreamStats(this.metrics, service, endpoint, version)));
     return s;
   }
 
   /** Resolves the authority to a service ID (or the error reply). */
   resolve(protocol: ProxyProtocol, authority: string): { serviceId: string; port: number | undefined } | ProxyErrorReply {
+    // The built-in resolver's answers hold until the directory changes: remembered per authority as sent.
+    const cacheable = this.#resolvers[protocol] === this.#hostResolver;
+    if (cacheable) {
+      if (this.#resolvedGen !== this.directory.generation) {
+        this.#resolved.clear();
+        this.#resolvedGen = this.directory.generation;
+      }
+      const hit = this.#resolved.get(authority);
+      if (hit !== undefined) {
+        if (this.#allows && !this.#allows(hit.serviceId)) return proxyError(403, 'WEFT-P012', hit.serviceId, { service: hit.serviceId });
+        return hit;
+      }
+    }
+    const ok = this.#resolve(protocol, authority);
+    if (cacheable && !('status' in ok)) {
+      if (this.#resolved.size >= 4096) this.#resolved.clear();
+      this.#resolved.set(authority, ok);
+    }
+    if (!('status' in ok) && this.#allows && !this.#allows(ok.serviceId)) return proxyError(403, 'WEFT-P012', ok.serviceId, { service: ok.serviceId });
+    return ok;
+  }
+
+  #resolve(protocol: ProxyProtocol, authority: string): { serviceId: string; port: number | undefined } | ProxyErrorReply {
     const hp = splitHostPort(authority);
     if (!hp) return this.badRequest('bad-host', authority);
     const r = this.#resolvers[protocol].resolve(hp.host, hp.port, this.namespace);
@@ -349,17 +388,16 @@ export class SidecarProxy {
       const what = r.reason === 'ambiguous' ? `${hp.host} is ambiguous` : r.reason === 'unknown' ? `${hp.host} is unknown` : `${hp.host} is not a mesh name`;
       return proxyError(404, 'WEFT-P002', what, { host: hp.host, ...(hp.port !== undefined ? { port: hp.port } : {}), reason: r.reason, ...(r.candidates.length ? { candidates: r.candidates } : {}) });
     }
-    if (this.#allows && !this.#allows(r.serviceId)) return proxyError(403, 'WEFT-P012', r.serviceId, { service: r.serviceId });
     return { serviceId: r.serviceId, port: hp.port };
   }
 
   /** Route, rate limit, fault and destination for a request to `serviceId`. */
-  decide(serviceId: string, view: RequestView, clientAddress: string | undefined, headers: Readonly<Record<string, string | string[] | undefined>>): Decision | ProxyErrorReply {
+  decide(serviceId: string, view: RequestView, clientAddress: string | undefined): Decision | ProxyErrorReply {
     const route = this.#rules.select(serviceId, view);
     const routeName = route?.name ?? DEFAULT_ROUTE;
     if (route?.rateLimit) {
       const rl = route.rateLimit;
-      const key = rl.key.kind === 'route' ? '-' : rl.key.kind === 'source' ? (clientAddress ?? '-') : String(headers[rl.key.name] ?? '-');
+      const key = rl.key.kind === 'route' ? '-' : rl.key.kind === 'source' ? (clientAddress ?? '-') : String(view.headers[rl.key.name] ?? '-');
       if (!this.#rateLimits.allow(route.name, rl, key)) {
         this.metrics.rateLimited.inc({ route: routeName });
         return proxyError(429, 'WEFT-P007', `route ${routeName}: over ${rl.limit} requests per ${rl.windowMs}ms`, { route: routeName, limit: rl.limit, windowMs: rl.windowMs });
@@ -376,7 +414,7 @@ export class SidecarProxy {
       delayMs = fault.delay.ms;
     }
     let target = serviceId;
-    let selector: SubsetSelector = { kind: 'all' };
+    let selector: SubsetSelector = ALL;
     if (route) {
       const d = pickWeighted(route.destinations);
       if (d.host !== undefined) {
@@ -391,7 +429,7 @@ export class SidecarProxy {
     let hash: number | undefined;
     const on = cluster.hashOn;
     if (on) {
-      const key = on.kind === 'source' ? clientAddress : headers[on.name];
+      const key = on.kind === 'source' ? clientAddress : view.headers[on.name];
       if (key !== undefined) hash = flowHash(this.#table, Array.isArray(key) ? key.join(',') : key);
     }
     return {
@@ -414,13 +452,16 @@ export class SidecarProxy {
 
   /** The cluster for a service (or subset), refreshed against the directory and rules. */
   cluster(serviceId: string, selector: SubsetSelector): UpstreamCluster {
-    const now = performance.now();
     let svc = this.#services.get(serviceId);
     if (!svc) this.#services.set(serviceId, (svc = new ServiceState(serviceId, this.config, this.metrics)));
-    svc.refresh(this.directory, now);
-    const key = `${serviceId}|${selectorKey(selector)}`;
-    let c = this.#clusters.get(key);
-    if (!c) this.#clusters.set(key, (c = new UpstreamCluster(svc, selector, this.#table, this.delivery, this.#identity, this.config)));
+    svc.refresh(this.directory);
+    let c = selector.kind === 'all' ? this.#wholeClusters.get(serviceId) : undefined;
+    if (!c) {
+      const key = `${serviceId}|${selectorKey(selector)}`;
+      c = this.#clusters.get(key);
+      if (!c) this.#clusters.set(key, (c = new UpstreamCluster(svc, selector, this.#table, this.delivery, this.#identity, this.config)));
+      if (selector.kind === 'all') this.#wholeClusters.set(serviceId, c);
+    }
     c.applyRules(this.#rulesGen, this.config, this.#rules.destination(serviceId));
     return c;
   }
@@ -435,7 +476,7 @@ export class SidecarProxy {
 
   accessRecord(protocol: AccessRecord['protocol'], method: string, authority: string, path: string, status: number, durationMs: number, extra: Partial<AccessRecord>): AccessRecord {
     return {
-      time: new Date().toISOString(),
+      time: isoNow(),
       msg: 'access',
       protocol,
       method,
@@ -509,6 +550,8 @@ export class SidecarProxy {
     for (const c of this.#clusters.values()) c.close();
     for (const s of this.#services.values()) s.close();
     this.#clusters.clear();
+    this.#wholeClusters.clear();
+    this.deadlines.close();
     await closed;
     await this.accessLog.close();
   }

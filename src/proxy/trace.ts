@@ -24,7 +24,7 @@ export function randomHex(bytes: number): string {
 function nonZeroHex(bytes: number): string {
   for (;;) {
     const s = randomHex(bytes);
-    if (!/^0+$/.test(s)) return s;
+    for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== 0x30) return s;
   }
 }
 
@@ -52,10 +52,24 @@ export function parseTraceparent(value: string | undefined): { traceId: string; 
   return { traceId, parentId, flags };
 }
 
+const ZERO16 = '0'.repeat(16);
+const ZERO32 = '0'.repeat(32);
+
 export function nextTrace(incoming: string | undefined): TraceContext {
   const parsed = parseTraceparent(incoming);
-  const spanId = nonZeroHex(8);
-  const traceId = parsed?.traceId ?? nonZeroHex(16);
+  let spanId: string;
+  let traceId: string;
+  if (parsed) {
+    spanId = nonZeroHex(8);
+    traceId = parsed.traceId;
+  } else {
+    // A new trace: span and trace id from one read of the pool.
+    const both = randomHex(24);
+    spanId = both.slice(0, 16);
+    traceId = both.slice(16);
+    if (spanId === ZERO16) spanId = nonZeroHex(8);
+    if (traceId === ZERO32) traceId = nonZeroHex(16);
+  }
   // A new trace is sampled: the proxy is where it starts.
   const flags = parsed?.flags ?? '01';
   return { traceId, spanId, parentId: parsed?.parentId, flags, traceparent: `00-${traceId}-${spanId}-${flags}` };

@@ -95,6 +95,9 @@ describe('weft agent --mode sidecar', () => {
     const text = await (await fetch(`${String(ready.admin)}/metrics`)).text();
     assert.match(text, /weft_proxy_requests_total\{route="default",service="rest.orders.shop",code_class="2xx"\} [1-9]/);
     assert.match(text, /weft_agent_handshakes_total/);
-    assert.ok(lines.some((l) => l.msg === 'access' && l.path === '/v1/items' && l.status === 200));
+    // Access-log lines are written in batches (16 KiB, or 50 ms after the first): wait for it, bounded.
+    const logged = () => lines.some((l) => l.msg === 'access' && l.path === '/v1/items' && l.status === 200);
+    for (let i = 0; i < 100 && !logged(); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(logged());
   });
 });

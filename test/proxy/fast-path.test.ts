@@ -83,6 +83,9 @@ describe('HTTP/1.1 fast path', () => {
         } else if (u === '/no-content') {
           res.statusCode = 204;
           res.end();
+        } else if (u === '/http10') {
+          // An HTTP/1.0 answer with its own x-request-id and a header it names in Connection.
+          res.socket!.write('HTTP/1.0 200 Fine\r\nX-Request-Id: upstream-id\r\nConnection: X-Old-Hop\r\nX-Old-Hop: 1\r\nContent-Length: 6\r\nX-After: yes\r\n\r\nold ok');
         } else if (u === '/until-close') {
           // No Content-Length, no chunking: the body ends when the connection does.
           res.socket!.write('HTTP/1.1 200 OK\r\nX-Raw: 1\r\n\r\nraw body to the end');
@@ -149,10 +152,26 @@ describe('HTTP/1.1 fast path', () => {
     assert.match(closing, /ok GET \/bye$/);
   });
 
+  test('response heads are rewritten: HTTP/1.0 answered as HTTP/1.1, the proxy\'s x-request-id only, Connection-named headers out', async () => {
+    const c = new RawClient(h.proxyPort);
+    const out = await c.send(`GET /http10 HTTP/1.1\r\n${H}X-Request-Id: client-id\r\n\r\n`, (t) => responses(t).length === 1);
+    assert.match(out, /^HTTP\/1\.1 200 Fine\r\n/);
+    const [r] = responses(out);
+    assert.equal(r!.body, 'old ok');
+    assert.equal(r!.headers['x-request-id'], 'client-id');
+    assert.equal(out.match(/x-request-id/gi)!.length, 1);
+    assert.equal(r!.headers['x-old-hop'], undefined);
+    assert.equal(r!.headers['x-after'], 'yes');
+    // The client connection stays open for the next request (the upstream one is not reused: HTTP/1.0 without keep-alive).
+    const [again] = responses(await c.send(`GET /k-after HTTP/1.1\r\n${H}\r\n`, (t) => responses(t).length === 1));
+    assert.equal(again!.body, 'ok GET /k-after');
+    c.socket.destroy();
+  });
+
   test('the upstream request is the same as the full path sends (hop-by-hop out, trace and forwarding headers in)', async () => {
     const req = (path: string) =>
       `POST http://rest.orders.shop${path} HTTP/1.1\r\n${H}Connection: keep-alive, X-Hop\r\nX-Hop: secret\r\nKeep-Alive: timeout=5\r\nProxy-Authorization: Basic eA==\r\nTE: trailers\r\n` +
-      `X-Forwarded-For: 10.0.0.1\r\nX-Request-Id: req-123\r\ntraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\nX-Custom: v\r\nContent-Length: 2\r\n\r\nhi`;
+      `X-Forwarded-For: 10.0.0.1\r\nX-Request-Id: req-123\r\ntraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\nX-Custom: v\r\nX-Forwarded-Port: 8443\r\nX-Custom: again\r\nContent-Length: 2\r\n\r\nhi`;
     const c = new RawClient(h.proxyPort);
     await c.send(req('/same-fast'), (t) => responses(t).length === 1);
     c.socket.destroy();
@@ -181,6 +200,8 @@ describe('HTTP/1.1 fast path', () => {
       assert.equal(fast.headers['proxy-authorization'], undefined);
       assert.equal(fast.headers['x-request-id'], 'req-123');
       assert.equal(fast.headers['x-forwarded-for'], '10.0.0.1, 127.0.0.1');
+      assert.equal(fast.headers['x-forwarded-port'], '8443');
+      assert.equal(fast.headers['x-custom'], 'v, again');
       assert.match(String(fast.headers.traceparent), /^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/);
     } finally {
       await full.close();

@@ -117,6 +117,8 @@ describe('fast-path request head parser', () => {
     'two CL': 'POST / HTTP/1.1\r\n' + H + 'Content-Length: 4\r\nContent-Length: 4\r\n\r\nabcd',
     'CL list': 'POST / HTTP/1.1\r\n' + H + 'Content-Length: 4, 4\r\n\r\nabcd',
     'CL sign': 'POST / HTTP/1.1\r\n' + H + 'Content-Length: +4\r\n\r\nabcd',
+    // llhttp refuses a trailing HTAB in Content-Length (a trailing SP it takes); found by the property test.
+    'CL trailing HTAB': 'POST / HTTP/1.1\r\n' + H + 'Content-Length: 1\t\r\n\r\nb',
     'CL too long': 'POST / HTTP/1.1\r\n' + H + 'Content-Length: 1234567890123456\r\n\r\n',
     'two Host': 'GET / HTTP/1.1\r\n' + H + H + '\r\n',
     'obs-fold': 'GET / HTTP/1.1\r\n' + H + 'X-A: b\r\n folded\r\n\r\n',

@@ -139,6 +139,7 @@ for (const { label, fastPath } of HTTP1_PATHS) describe(`HTTP/1.1 proxy (${label
     assert.doesNotMatch(t3!, /^00-0{32}/, 'an all-zero trace id is invalid: a new trace starts');
     assert.equal(seen[0]!.headers['x-forwarded-proto'], 'http');
     assert.equal(seen[0]!.headers['proxy-connection'], undefined);
+    await until(() => h.access.some((l) => l.path === '/t1'), 3000, 'the /t1 access-log line');
     const log = h.access.find((l) => l.path === '/t1')!;
     assert.equal(log.traceId, '0af7651916cd43dd8448eb211c80319c');
     assert.equal(log.requestId, 'req-123');
@@ -147,7 +148,8 @@ for (const { label, fastPath } of HTTP1_PATHS) describe(`HTTP/1.1 proxy (${label
 
   test('access log lines and Prometheus metrics per route and upstream', async () => {
     await curl(h, ['http://rest.orders.shop/metrics-probe']);
-    await new Promise((r) => setImmediate(r));
+    // Lines are written in batches (16 KiB, or 50 ms after the first).
+    await until(() => h.access.some((l) => l.path === '/metrics-probe'), 3000, 'the access-log line');
     const line = h.access.find((l) => l.path === '/metrics-probe')!;
     assert.equal(line.msg, 'access');
     assert.equal(line.status, 200);

@@ -4,8 +4,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FieldPath } from '../../src/config/fields.js';
+import { accessLine, encodeLine, isoNow, type AccessRecord } from '../../src/proxy/access-log.js';
 import { WeftError } from '../../src/errors.js';
 import { RoundRobinBalancer } from '../../src/proxy/balancer.js';
+import { Deadlines } from '../../src/proxy/deadlines.js';
 import { applyProxyFlags, parseProxyConfig, parseServicePorts } from '../../src/proxy/config.js';
 import { EndpointState, PeakEwma } from '../../src/proxy/endpoint-state.js';
 import type { ProxyEndpoint } from '../../src/proxy/endpoints.js';
@@ -148,6 +150,88 @@ describe('trace context', () => {
     assert.equal(ids.size, 1000);
     assert.equal(requestId('abc-1'), 'abc-1');
     assert.match(requestId('bad id with spaces'), /^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('access log', () => {
+  const base: AccessRecord = {
+    time: '2026-01-02T03:04:05.006Z', msg: 'access', protocol: 'http/1.1', method: 'GET', authority: 'rest.orders.shop', path: '/a?x=1', status: 200, durationMs: 1.25,
+    service: 'rest.orders.shop', route: 'default', endpoint: 'local/main', version: 'v1', attempts: 1, upstreamMs: 0.5, bytesIn: 0, bytesOut: 109,
+    requestId: 'r-1', traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', client: '127.0.0.1', error: undefined, flags: undefined,
+  };
+
+  test('a line is exactly JSON.stringify of the record: key order, left-out undefined fields, escapes, numbers', () => {
+    const cases: AccessRecord[] = [
+      base,
+      { ...base, service: undefined, route: undefined, endpoint: undefined, version: undefined, upstreamMs: undefined, requestId: undefined, traceId: undefined, spanId: undefined, client: undefined, error: 'WEFT-P002', flags: 'delayed' },
+      { ...base, path: '/q"uote\\back\u0001ctl\u007f\u00e9\u2028', authority: 'h\u00ffst', requestId: 'id-"\\', error: 'lone \ud800 surrogate' },
+      { ...base, durationMs: 0, upstreamMs: -0, bytesOut: 1e21, attempts: 0.1 + 0.2, status: NaN },
+    ];
+    for (const r of cases) {
+      assert.equal(accessLine(r), `${JSON.stringify(r)}\n`);
+      const b = Buffer.alloc(4096, 0xee);
+      const end = encodeLine(r, b, 7);
+      assert.equal(b.subarray(7, end).toString('utf8'), `${JSON.stringify(r)}\n`, 'encoded bytes');
+      assert.equal(b[6], 0xee);
+      assert.equal(b[end], 0xee);
+    }
+  });
+
+  test('isoNow is Date#toISOString of now', () => {
+    for (let i = 0; i < 50; i++) {
+      const before = Date.now();
+      const s = isoNow();
+      const after = Date.now();
+      assert.match(s, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      const t = Date.parse(s);
+      assert.ok(t >= before && t <= after, `${s} within [${before}, ${after}]`);
+      assert.equal(new Date(t).toISOString(), s);
+    }
+  });
+});
+
+describe('request deadlines', () => {
+  test('expire in arming order, not before their time; cancelled ones never; lengths independent', async () => {
+    const dl = new Deadlines();
+    try {
+      const fired: string[] = [];
+      const at = new Map<string, number>();
+      let done: () => void = () => undefined;
+      const all = new Promise<void>((r) => (done = r));
+      const target = (name: string) => ({
+        expire() {
+          fired.push(name);
+          at.set(name, performance.now());
+          if (fired.length === 3) done();
+        },
+      });
+      const t0 = performance.now();
+      dl.arm(40, target('a'), t0);
+      const b = dl.arm(40, target('b'), t0);
+      dl.arm(40, target('c'), t0);
+      dl.arm(10, target('short'), t0);
+      b.cancel();
+      await all;
+      assert.deepEqual(fired, ['short', 'a', 'c']);
+      assert.ok(at.get('a')! >= t0 + 40 && at.get('short')! >= t0 + 10);
+    } finally {
+      dl.close();
+    }
+  });
+
+  test('a slow request behind thousands of cancelled quick ones still expires', async () => {
+    const dl = new Deadlines();
+    try {
+      let expired = 0;
+      const slow = new Promise<void>((resolve) => dl.arm(30, { expire: () => resolve() }, performance.now()));
+      for (let i = 0; i < 5000; i++) dl.arm(30, { expire: () => expired++ }, performance.now()).cancel();
+      const late = new Promise<void>((resolve) => dl.arm(30, { expire: () => resolve() }, performance.now()));
+      await slow;
+      await late;
+      assert.equal(expired, 0);
+    } finally {
+      dl.close();
+    }
   });
 });
 

@@ -480,7 +480,9 @@ export function parseResponseHead(buf: Buffer, offset: number, maxHeadBytes: num
     const ne = lines[k + NE]!;
     const vs = lines[k + VS]!;
     const ve = lines[k + VE]!;
-    if (nameIs(buf, ns, ne, 'content-length')) {
+    // One test of the name's length first: most lines are none of the three framing headers.
+    const len = ne - ns;
+    if (len === 14 && nameIs(buf, ns, ne, 'content-length')) {
       if (ve === vs || ve - vs > 15) return decline('Content-Length');
       let n = 0;
       for (let x = vs; x < ve; x++) {
@@ -490,10 +492,15 @@ export function parseResponseHead(buf: Buffer, offset: number, maxHeadBytes: num
       }
       if (cl >= 0 && cl !== n) return decline('several Content-Length');
       cl = n;
-    } else if (nameIs(buf, ns, ne, 'transfer-encoding')) {
+      continue;
+    }
+    if (len === 17 && nameIs(buf, ns, ne, 'transfer-encoding')) {
       if (te !== undefined) return decline('several Transfer-Encoding');
       te = latin1(buf, vs, ve).toLowerCase();
-    } else if (nameIs(buf, ns, ne, 'connection')) {
+      lines[k + KIND] = LineKind.Drop;
+      continue;
+    }
+    if (len === 10 && nameIs(buf, ns, ne, 'connection')) {
       if (tokens === NO_TOKENS) tokens = [];
       for (const t of latin1(buf, vs, ve).toLowerCase().split(',')) {
         const tok = t.trim();
@@ -501,6 +508,8 @@ export function parseResponseHead(buf: Buffer, offset: number, maxHeadBytes: num
         else if (tok === 'keep-alive' && http10) close = false;
         if (tok) tokens.push(tok);
       }
+      lines[k + KIND] = LineKind.Drop;
+      continue;
     }
     lines[k + KIND] = responseLineKind(buf, ns, ne);
   }

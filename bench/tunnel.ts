@@ -43,8 +43,10 @@ const scale = Math.min(1, Number(process.env.WEFT_BENCH_TIME ?? 300) / 300);
  * `weft-native` with `tunnel.aead` set (each its own agent pair). WEFT_TUNNEL_PARTS=records
  * times sealing and opening one record by engine and size (CPU time, GC included).
  */
-const ROWS = new Set((process.env.WEFT_TUNNEL_ROWS ?? 'tcp,tls,stunnel,spiped,weft,weft-auto').split(',').map((x) => x.trim()));
-const PARTS = new Set((process.env.WEFT_TUNNEL_PARTS ?? 'paths,memory,handshakes').split(',').map((x) => x.trim()));
+const DEFAULT_ROWS = 'tcp,tls,stunnel,spiped,weft,weft-auto';
+const DEFAULT_PARTS = 'paths,memory,handshakes';
+const ROWS = new Set((process.env.WEFT_TUNNEL_ROWS ?? DEFAULT_ROWS).split(',').map((x) => x.trim()));
+const PARTS = new Set((process.env.WEFT_TUNNEL_PARTS ?? DEFAULT_PARTS).split(',').map((x) => x.trim()));
 /**
  * Extra node flags for the agents, e.g. WEFT_TUNNEL_AGENT_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
  * The agents run as docs/tunnel.md recommends deploying them, with V8's incremental marking
@@ -587,5 +589,6 @@ export async function run(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   // A partial run (rows or parts picked) does not replace the full results.
-  writeResults(ROWS.size === 5 && PARTS.size === 3 ? 'tunnel' : 'tunnel-partial', results);
+  const full = process.env.WEFT_TUNNEL_ROWS === undefined && process.env.WEFT_TUNNEL_PARTS === undefined;
+  writeResults(full ? 'tunnel' : 'tunnel-partial', results);
 }

@@ -114,7 +114,13 @@ async function runAgent(argv: string[]): Promise<void> {
   }
   // Sidecar mode: services named in --service-ports are the local app's TCP ports, for meshlet clients too.
   const sidecarPorts = config.proxy.enabled && config.proxy.mode === 'sidecar' && config.proxy.servicePorts.size > 0;
-  const agent = new Agent({ config, log, ...(sidecarPorts ? { upstream: new ServicePortsUpstream(config.proxy.servicePorts, new LocalSocketUpstream()) } : {}) });
+  let agent: Agent;
+  try {
+    agent = new Agent({ config, log, ...(sidecarPorts ? { upstream: new ServicePortsUpstream(config.proxy.servicePorts, new LocalSocketUpstream()) } : {}) });
+  } catch (e) {
+    log.error('agent failed to start', { error: e as Error });
+    die(e);
+  }
   try {
     await agent.start();
   } catch (e) {

@@ -438,6 +438,12 @@ export const ERRORS = {
     cause: 'No session to the peer agent could be established: the dial failed or timed out, its handshake failed, no route (direct address or relay) is configured, or the peer is in reconnect backoff after recent failures.',
     remediation: 'Check the peer\'s tunnel address, that it runs with the same cluster secret, and the routes (tunnel.peers, tunnel.routes); /peers on the admin API shows each peer\'s state and last error.',
   },
+  'WEFT-P013': {
+    severity: 'fatal',
+    title: 'access log cannot be opened',
+    cause: 'proxy.accessLog names a file the agent cannot open for appending: its directory is missing, or the agent lacks permission.',
+    remediation: 'Create the directory or fix its permissions, or set proxy.accessLog to stdout or off.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

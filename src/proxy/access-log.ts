@@ -7,6 +7,7 @@
 // record: a test checks it), and the timestamp's date-and-second part is reused
 // within a second (docs/proxy.md has the measured effect).
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { WeftError } from '../errors.js';
 
 export interface AccessRecord {
   time: string;
@@ -71,7 +72,13 @@ export class AccessLog {
       this.#reuse = false;
     }
     else if (target !== 'off') {
-      const fd = (this.#fd = openSync(target, 'a'));
+      let fd: number;
+      try {
+        fd = this.#fd = openSync(target, 'a');
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        throw new WeftError('WEFT-P013', `cannot open access log ${target}: ${err.message}`, { path: target, errno: err.code });
+      }
       // A synchronous append to the page cache costs one syscall; a WriteStream costs a thread-pool round trip per write.
       this.#write = (b) => {
         for (let off = 0; off < b.length; ) off += writeSync(fd, b, off, b.length - off);

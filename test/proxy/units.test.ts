@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FieldPath } from '../../src/config/fields.js';
-import { accessLine, encodeLine, isoNow, type AccessRecord } from '../../src/proxy/access-log.js';
+import { AccessLog, accessLine, encodeLine, isoNow, type AccessRecord } from '../../src/proxy/access-log.js';
 import { WeftError } from '../../src/errors.js';
 import { RoundRobinBalancer } from '../../src/proxy/balancer.js';
 import { Deadlines } from '../../src/proxy/deadlines.js';
@@ -187,6 +187,15 @@ describe('access log', () => {
       assert.ok(t >= before && t <= after, `${s} within [${before}, ${after}]`);
       assert.equal(new Date(t).toISOString(), s);
     }
+  });
+});
+
+describe('access log file', () => {
+  test('a file that cannot be opened is a structured error, not a raw ENOENT', () => {
+    assert.throws(
+      () => new AccessLog('/nonexistent-weft-dir/access.json'),
+      (e: unknown) => e instanceof WeftError && e.code === 'WEFT-P013' && /nonexistent-weft-dir/.test(e.message),
+    );
   });
 });
 

@@ -37,8 +37,13 @@ const scale = Math.min(1, Number(process.env.WEFT_BENCH_TIME ?? 300) / 300);
 const SIZES = (process.env.WEFT_GOSSIP_BENCH_N ?? '10,50,100').split(',').filter(Boolean).map(Number);
 const SIM_SIZES = (process.env.WEFT_GOSSIP_BENCH_SIM ?? '1000,10000').split(',').filter(Boolean).map(Number);
 const WINDOW_MS = Math.max(5000, Math.round(20_000 * scale));
-/** After the last join: the post-join syncs (1, 3, 7 s) end before the steady window starts. */
-const SETTLE_MS = 8000;
+/**
+ * After the last join, before the steady window: the post-join syncs (1, 3, 7 s) and,
+ * after a mass start, the catch-up syncs that repeat at doubling delays while they still
+ * bring new members (docs/gossip-membership.md) must be over. WEFT_GOSSIP_BENCH_SETTLE_MS
+ * overrides (ms).
+ */
+const SETTLE_MS = Number(process.env.WEFT_GOSSIP_BENCH_SETTLE_MS ?? 8000);
 const DETECT_TIMEOUT_MS = 45_000;
 
 interface Trial {

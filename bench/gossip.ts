@@ -121,7 +121,9 @@ async function realCluster(n: number): Promise<RealResult> {
     await watch.until(() => watch.allSeeAll(), 60_000, `${n} agents to see all`);
     const converged = watch.convergedAt();
     const allSeeAllMs = converged === undefined ? null : Math.max(0, converged - lastJoin);
-    console.log(`  N=${n}: started in ${(startupMs / 1000).toFixed(1)} s; all see all ${allSeeAllMs} ms after the last join`);
+    const last = watch.convergenceEvent();
+    const lastEvents = last ? watch.events(agents.find((a) => a.name === last.observer)!).filter((e) => e.id === last.event.id).map((e) => e.event).join(' → ') : '';
+    console.log(`  N=${n}: started in ${(startupMs / 1000).toFixed(1)} s; all see all ${allSeeAllMs} ms after the last join (last change: ${last?.observer} about ${last?.event.id}: ${lastEvents})`);
 
     // Steady state.
     await sleep(SETTLE_MS);

@@ -169,14 +169,19 @@ export class ClusterWatch {
    * other observer alive. Undefined unless all see all.
    */
   convergedAt(): number | undefined {
+    return this.convergenceEvent()?.event.time;
+  }
+
+  /** The event convergedAt() reports, with who logged it (to explain a slow convergence). */
+  convergenceEvent(): { observer: string; event: MemberEvent } | undefined {
     if (!this.allSeeAll()) return undefined;
     const obs = this.observers;
     const ids = new Set(obs.map((o) => o.id));
-    let latest = -Infinity;
+    let latest: { observer: string; event: MemberEvent } | undefined;
     for (const o of obs) {
-      const lastAbout = new Map<string, number>();
-      for (const e of this.events(o)) if (ids.has(e.id) && e.id !== o.id) lastAbout.set(e.id, e.time);
-      for (const t of lastAbout.values()) if (t > latest) latest = t;
+      const lastAbout = new Map<string, MemberEvent>();
+      for (const e of this.events(o)) if (ids.has(e.id) && e.id !== o.id) lastAbout.set(e.id, e);
+      for (const e of lastAbout.values()) if (!latest || e.time > latest.event.time) latest = { observer: o.name, event: e };
     }
     return latest;
   }

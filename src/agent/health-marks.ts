@@ -4,9 +4,8 @@
 // report here, and AgentGossip folds the marks into what it publishes (an
 // instance is UP in the catalog only if it is reachable and no check says DOWN)
 // and republishes at once when a mark changes.
-import type { AgentProxyDeps } from '../proxy/agent-proxy.js';
+import { teeHealthReporter, type AgentProxyDeps } from '../proxy/agent-proxy.js';
 import type { Health } from '../proxy/endpoints.js';
-import type { HealthReporter } from '../proxy/health-check.js';
 
 const SEP = '\u0000';
 
@@ -36,20 +35,10 @@ export class HealthMarks {
 
   /**
    * The proxy's dependencies with its health reporter teed through here, then on
-   * to the reporter they name (or their catalog's setHealth), as before.
+   * to the reporter they name (or their catalog's setHealth), as before. Without a
+   * reporter of its own the mark is taken here (gossip publishes it when it runs).
    */
   proxyDeps(deps: AgentProxyDeps | undefined): AgentProxyDeps {
-    const catalog = deps?.catalog;
-    const next: HealthReporter | undefined = deps?.healthReporter ?? (catalog && typeof catalog.setHealth === 'function' ? (catalog as HealthReporter) : undefined);
-    return {
-      ...deps,
-      healthReporter: {
-        setHealth: (serviceId, instance, health) => {
-          this.set(serviceId, instance, health);
-          // Without a reporter of its own the mark is taken here (gossip publishes it when it runs).
-          return next ? next.setHealth(serviceId, instance, health) : true;
-        },
-      },
-    };
+    return teeHealthReporter(deps, (serviceId, instance, health) => this.set(serviceId, instance, health), true);
   }
 }

@@ -7,8 +7,7 @@
 // own change callback) is one canary event with cause "promote".
 import type { AgentConfig } from '../config/agent-config.js';
 import { ERRORS, WeftError } from '../errors.js';
-import type { HealthReporter } from '../proxy/health-check.js';
-import type { AgentProxyDeps } from '../proxy/agent-proxy.js';
+import { teeHealthReporter, type AgentProxyDeps } from '../proxy/agent-proxy.js';
 import type { Health } from '../proxy/endpoints.js';
 import { SyncEngine, type EventKind, type EventName } from '../sync/events.js';
 import { FileSink } from '../sync/file-sink.js';
@@ -154,17 +153,7 @@ export class AgentSync {
 
   /** The proxy's dependencies with the health reporter teed through here (to the gossip catalog as before). */
   proxyDeps(deps: AgentProxyDeps | undefined): AgentProxyDeps {
-    const catalog = deps?.catalog;
-    const next: HealthReporter | undefined = deps?.healthReporter ?? (catalog && typeof catalog.setHealth === 'function' ? (catalog as HealthReporter) : undefined);
-    return {
-      ...deps,
-      healthReporter: {
-        setHealth: (serviceId, instance, health) => {
-          this.health(serviceId, instance, health);
-          return next?.setHealth(serviceId, instance, health);
-        },
-      },
-    };
+    return teeHealthReporter(deps, (serviceId, instance, health) => this.health(serviceId, instance, health));
   }
 
   #schedule(): void {

@@ -234,15 +234,15 @@ function putNum(b: Buffer, off: number, n: number): number {
   return putAscii(b, off, Number.isFinite(n) ? String(n) : 'null');
 }
 
-/** An optional string field: -1 (give up) for anything but a string or undefined. */
+/** An optional string field: -1 (give up) for anything but a string or undefined; a -1 `off` passes through. */
 function putOpt(b: Buffer, off: number, key: string, v: string | undefined): number {
-  if (v === undefined) return off;
+  if (off < 0 || v === undefined) return off;
   if (typeof v !== 'string') return -1;
   return putStr(b, putAscii(b, off, key), v);
 }
 
 function putOptNum(b: Buffer, off: number, key: string, v: number | undefined): number {
-  if (v === undefined) return off;
+  if (off < 0 || v === undefined) return off;
   if (typeof v !== 'number') return -1;
   return putNum(b, putAscii(b, off, key), v);
 }
@@ -260,9 +260,9 @@ export function encodeLine(r: AccessRecord, b: Buffer, off: number): number {
   o = putNum(b, putAscii(b, o, ',"status":'), r.status);
   o = putNum(b, putAscii(b, o, ',"durationMs":'), r.durationMs);
   o = putOpt(b, o, ',"service":', r.service);
-  if (o >= 0) o = putOpt(b, o, ',"route":', r.route);
-  if (o >= 0) o = putOpt(b, o, ',"endpoint":', r.endpoint);
-  if (o >= 0) o = putOpt(b, o, ',"version":', r.version);
+  o = putOpt(b, o, ',"route":', r.route);
+  o = putOpt(b, o, ',"endpoint":', r.endpoint);
+  o = putOpt(b, o, ',"version":', r.version);
   if (o < 0) return -1;
   o = putNum(b, putAscii(b, o, ',"attempts":'), r.attempts);
   o = putOptNum(b, o, ',"upstreamMs":', r.upstreamMs);
@@ -270,11 +270,11 @@ export function encodeLine(r: AccessRecord, b: Buffer, off: number): number {
   o = putNum(b, putAscii(b, o, ',"bytesIn":'), r.bytesIn);
   o = putNum(b, putAscii(b, o, ',"bytesOut":'), r.bytesOut);
   o = putOpt(b, o, ',"requestId":', r.requestId);
-  if (o >= 0) o = putOpt(b, o, ',"traceId":', r.traceId);
-  if (o >= 0) o = putOpt(b, o, ',"spanId":', r.spanId);
-  if (o >= 0) o = putOpt(b, o, ',"client":', r.client);
-  if (o >= 0) o = putOpt(b, o, ',"error":', r.error);
-  if (o >= 0) o = putOpt(b, o, ',"flags":', r.flags);
+  o = putOpt(b, o, ',"traceId":', r.traceId);
+  o = putOpt(b, o, ',"spanId":', r.spanId);
+  o = putOpt(b, o, ',"client":', r.client);
+  o = putOpt(b, o, ',"error":', r.error);
+  o = putOpt(b, o, ',"flags":', r.flags);
   if (o < 0) return -1;
   b[o++] = 0x7d; // }
   b[o++] = 0x0a;

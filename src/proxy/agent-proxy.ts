@@ -15,7 +15,7 @@ import { WeftError } from '../errors.js';
 import type { SharedValues } from '../gossip/shared-values.js';
 import type { ProxyConfig } from './config.js';
 import type { MeshUpstream } from './delivery.js';
-import type { CatalogView } from './endpoints.js';
+import type { CatalogView, Health } from './endpoints.js';
 import type { HealthReporter } from './health-check.js';
 import type { DestinationResolver, ProxyProtocol } from './resolver.js';
 import { SidecarProxy } from './sidecar-proxy.js';
@@ -30,6 +30,29 @@ export interface AgentProxyDeps {
   /** Gossip shared values, for cluster-wide rate limits. */
   shared?: SharedValues;
   resolvers?: Partial<Record<ProxyProtocol, DestinationResolver>>;
+}
+
+/**
+ * `deps` with every health verdict shown to `observe` first, then passed on to the
+ * reporter they name (or their catalog's setHealth). What that reporter returns is
+ * logged with the verdict; without one, `unreported` is.
+ */
+export function teeHealthReporter(
+  deps: AgentProxyDeps | undefined,
+  observe: (serviceId: string, instance: string, health: Health) => void,
+  unreported?: unknown,
+): AgentProxyDeps {
+  const catalog = deps?.catalog;
+  const next: HealthReporter | undefined = deps?.healthReporter ?? (catalog && typeof catalog.setHealth === 'function' ? (catalog as HealthReporter) : undefined);
+  return {
+    ...deps,
+    healthReporter: {
+      setHealth: (serviceId, instance, health) => {
+        observe(serviceId, instance, health);
+        return next ? next.setHealth(serviceId, instance, health) : unreported;
+      },
+    },
+  };
 }
 
 export interface AgentProxyParts {

@@ -5,21 +5,14 @@
 // local health checker's for local ones; DOWN endpoints are never picked.
 // `snapshot(serviceId)` returns the same array until something changed, so a
 // cluster notices a change by identity, without copying per request.
-import type { ServiceRouter, Route, Endpoint } from '../agent/routing.js';
+import type { ServiceRouter, Route, Endpoint, RemoteEndpoint as RouterRemoteEndpoint } from '../agent/routing.js';
 import type { CatalogEntry, CatalogEvent } from '../gossip/catalog.js';
 import type { ServiceDirectory } from './resolver.js';
 
 export type Health = 'UP' | 'DOWN';
 
-/** An endpoint on another agent, reached through a tunnel (the remote Upstream). */
-export interface RemoteEndpoint {
-  readonly kind: 'remote';
-  readonly agentId: string;
-  readonly namespace: string;
-  readonly meshlet: string;
-  readonly instance: string;
-  readonly version: string;
-}
+/** An endpoint on another agent, reached through a tunnel (the remote Upstream): the router's remote endpoint, without what the proxy keeps itself (weight, health). */
+export type RemoteEndpoint = Pick<RouterRemoteEndpoint, 'kind' | 'agentId' | 'namespace' | 'meshlet' | 'instance' | 'version'>;
 
 export type MeshEndpoint = Endpoint | RemoteEndpoint;
 

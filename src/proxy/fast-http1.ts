@@ -20,7 +20,7 @@ import { isoNow } from './access-log.js';
 import type { Deadline, Expirable } from './deadlines.js';
 import type { EndpointState } from './endpoint-state.js';
 import { proxyError, type ProxyErrorReply } from './error-response.js';
-import { retriable, retryBackoffMs, rewritePath } from './forward-http1.js';
+import { attemptFailureReply, overflowReply, retriable, retryBackoffMs, retryBudgetAllows, rewritePath, timeoutReply } from './forward-http1.js';
 import { ChunkedScanner, LineKind, parseRequestHead, parseResponseHead, type RequestHead, type ResponseHead } from './http1-head.js';
 import type { ConnectionUser, UpstreamConnection } from './raw-pool.js';
 import { targetOf } from './request-guard.js';
@@ -495,8 +495,7 @@ export class FastRequest implements Expirable {
     c.service.report(st, { kind: 'local-failure' }, c.policy.outlier, performance.now());
     if (this.#canRetry(failure)) return this.#retry();
     if (failure === 'timeout') return this.#timeout();
-    const status = failure === 'connect-failure' ? 503 : 502;
-    this.#fail(proxyError(status, 'WEFT-P005', `${st.ep.key}: ${failure} (${err.code ?? err.message})`, { cluster: c.key, endpoint: st.ep.key, failure, errno: err.code }));
+    this.#fail(attemptFailureReply(d, st, failure, err));
   }
 
   /** The response head arrived: false when it is retried instead (the attempt drops its connection). */
@@ -521,14 +520,7 @@ export class FastRequest implements Expirable {
     const d = this.#d!;
     const r: RetryPolicy = d.retries;
     if (this.#attempts > r.attempts) return false;
-    if (!retriable(r, what)) return false;
-    const c = d.cluster;
-    const budget = Math.max(this.#p.config.retryBudget.minConcurrency, (c.active * this.#p.config.retryBudget.percent) / 100);
-    if (c.retriesActive >= budget || c.retriesActive >= c.policy.breaker.maxRetries) {
-      this.#p.metrics.overflow.inc({ service: d.serviceId, limit: 'retryBudget' });
-      return false;
-    }
-    return true;
+    return retriable(r, what) && retryBudgetAllows(this.#p, d);
   }
 
   #retry(): void {
@@ -538,10 +530,7 @@ export class FastRequest implements Expirable {
   }
 
   #overflow(limit: string): void {
-    const d = this.#d!;
-    const c = d.cluster;
-    this.#p.metrics.overflow.inc({ service: d.serviceId, limit });
-    this.#fail(proxyError(503, 'WEFT-P004', `${c.key}: ${limit} (${c.policy.breaker[limit as keyof typeof c.policy.breaker]}) reached`, { cluster: c.key, limit, active: c.active, pending: c.pending }));
+    this.#fail(overflowReply(this.#p, this.#d!, limit));
   }
 
   /** Expirable: the route timeout passed. */
@@ -552,9 +541,7 @@ export class FastRequest implements Expirable {
   }
 
   #timeout(): void {
-    const d = this.#d!;
-    this.#p.metrics.timeouts.inc({ route: d.routeName, service: d.serviceId });
-    this.#fail(proxyError(504, 'WEFT-P006', `${d.cluster.key}: no response within ${d.timeoutMs}ms`, { cluster: d.cluster.key, timeoutMs: d.timeoutMs, attempts: this.#attempts }));
+    this.#fail(timeoutReply(this.#p, this.#d!, this.#attempts));
   }
 
   #fail(reply: ProxyErrorReply): void {

@@ -8,7 +8,7 @@ import { constants, type ClientHttp2Stream, type IncomingHttpHeaders, type Outgo
 import { BodyReplay } from './body-replay.js';
 import type { EndpointState } from './endpoint-state.js';
 import { proxyError, type ProxyErrorReply } from './error-response.js';
-import { HOP_BY_HOP, applyHeaderOps, retriable, retryBackoffMs, rewritePath } from './forward-http1.js';
+import { HOP_BY_HOP, applyHeaderOps, retriable, retryBackoffMs, retryBudgetAllows, rewritePath } from './forward-http1.js';
 import { forwardedPort, type Decision, type RequestContext, type SidecarProxy } from './sidecar-proxy.js';
 import { nextTrace, requestId } from './trace.js';
 
@@ -242,10 +242,7 @@ class H2Forward {
     const r = this.d.retries;
     if (this.#attempts > r.attempts) return false;
     if (this.#body && !this.#body.replayable) return false;
-    if (!retriable(r, what)) return false;
-    const c = this.d.cluster;
-    const budget = Math.max(this.p.config.retryBudget.minConcurrency, (c.active * this.p.config.retryBudget.percent) / 100);
-    return c.retriesActive < budget && c.retriesActive < c.policy.breaker.maxRetries;
+    return retriable(r, what) && retryBudgetAllows(this.p, this.d);
   }
 
   #retry(): void {

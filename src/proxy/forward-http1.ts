@@ -75,6 +75,38 @@ export function retryBackoffMs(retry: number): number {
   return Math.random() * Math.min(250, 25 * 2 ** (retry - 1));
 }
 
+/**
+ * Whether the cluster's retry budget has room for one more retry (Envoy's: a share of
+ * the active requests, at least minConcurrency, never above the breaker's maxRetries);
+ * counts the overflow when it has not.
+ */
+export function retryBudgetAllows(p: SidecarProxy, d: Decision): boolean {
+  const c = d.cluster;
+  const budget = Math.max(p.config.retryBudget.minConcurrency, (c.active * p.config.retryBudget.percent) / 100);
+  if (c.retriesActive < budget && c.retriesActive < c.policy.breaker.maxRetries) return true;
+  p.metrics.overflow.inc({ service: d.serviceId, limit: 'retryBudget' });
+  return false;
+}
+
+/** The 503 for a circuit-breaker limit reached (the overflow is counted). */
+export function overflowReply(p: SidecarProxy, d: Decision, limit: string): ProxyErrorReply {
+  const c = d.cluster;
+  p.metrics.overflow.inc({ service: d.serviceId, limit });
+  return proxyError(503, 'WEFT-P004', `${c.key}: ${limit} (${c.policy.breaker[limit as keyof typeof c.policy.breaker]}) reached`, { cluster: c.key, limit, active: c.active, pending: c.pending });
+}
+
+/** The 504 for a route timeout (the timeout is counted). */
+export function timeoutReply(p: SidecarProxy, d: Decision, attempts: number): ProxyErrorReply {
+  p.metrics.timeouts.inc({ route: d.routeName, service: d.serviceId });
+  return proxyError(504, 'WEFT-P006', `${d.cluster.key}: no response within ${d.timeoutMs}ms`, { cluster: d.cluster.key, timeoutMs: d.timeoutMs, attempts });
+}
+
+/** The answer when the last attempt failed without a response: 503 if it could not connect, else 502. */
+export function attemptFailureReply(d: Decision, st: EndpointState, failure: string, err: Error & { code?: string }): ProxyErrorReply {
+  const status = failure === 'connect-failure' ? 503 : 502;
+  return proxyError(status, 'WEFT-P005', `${st.ep.key}: ${failure} (${err.code ?? err.message})`, { cluster: d.cluster.key, endpoint: st.ep.key, failure, errno: err.code });
+}
+
 type Failure = 'connect-failure' | 'reset' | 'timeout';
 
 export function forwardHttp1(p: SidecarProxy, req: IncomingMessage, res: ServerResponse): void {
@@ -233,8 +265,7 @@ class Http1Forward {
     c.service.report(st, { kind: 'local-failure' }, c.policy.outlier, performance.now());
     if (this.#canRetry(failure)) return this.#retry();
     if (failure === 'timeout') return this.#timeout();
-    const status = failure === 'connect-failure' ? 503 : 502;
-    this.#fail(proxyError(status, 'WEFT-P005', `${st.ep.key}: ${failure} (${err.code ?? err.message})`, { cluster: c.key, endpoint: st.ep.key, failure, errno: err.code }));
+    this.#fail(attemptFailureReply(this.#d, st, failure, err));
   }
 
   /** Response head from the endpoint: retry on it, or start answering the client. False: the attempt's body is to be dropped. */
@@ -296,14 +327,7 @@ class Http1Forward {
     const r = this.#d.retries;
     if (this.#attempts > r.attempts) return false;
     if (this.#body && !this.#body.replayable) return false;
-    if (!retriable(r, what)) return false;
-    const c = this.#d.cluster;
-    const budget = Math.max(this.#p.config.retryBudget.minConcurrency, (c.active * this.#p.config.retryBudget.percent) / 100);
-    if (c.retriesActive >= budget || c.retriesActive >= c.policy.breaker.maxRetries) {
-      this.#p.metrics.overflow.inc({ service: this.#d.serviceId, limit: 'retryBudget' });
-      return false;
-    }
-    return true;
+    return retriable(r, what) && retryBudgetAllows(this.#p, this.#d);
   }
 
   #retry(): void {
@@ -314,9 +338,7 @@ class Http1Forward {
   }
 
   #overflow(limit: string): void {
-    const c = this.#d.cluster;
-    this.#p.metrics.overflow.inc({ service: this.#d.serviceId, limit });
-    this.#fail(proxyError(503, 'WEFT-P004', `${c.key}: ${limit} (${c.policy.breaker[limit as keyof typeof c.policy.breaker]}) reached`, { cluster: c.key, limit, active: c.active, pending: c.pending }));
+    this.#fail(overflowReply(this.#p, this.#d, limit));
   }
 
   #onDeadline(): void {
@@ -326,8 +348,7 @@ class Http1Forward {
   }
 
   #timeout(): void {
-    this.#p.metrics.timeouts.inc({ route: this.#d.routeName, service: this.#d.serviceId });
-    this.#fail(proxyError(504, 'WEFT-P006', `${this.#d.cluster.key}: no response within ${this.#d.timeoutMs}ms`, { cluster: this.#d.cluster.key, timeoutMs: this.#d.timeoutMs, attempts: this.#attempts }));
+    this.#fail(timeoutReply(this.#p, this.#d, this.#attempts));
   }
 
   #fail(reply: ProxyErrorReply): void {

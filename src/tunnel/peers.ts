@@ -111,8 +111,7 @@ function zeroTotals(): PeerTotals {
   return { sessions: 0, bytesSent: 0, bytesReceived: 0, recordsSent: 0, recordsReceived: 0, rekeys: 0, streamsOpened: 0, streamsAccepted: 0 };
 }
 
-function addStats(t: PeerTotals, s: TunnelSession): void {
-  const st = s.stats();
+function addStats(t: PeerTotals, st: ReturnType<TunnelSession['stats']>): void {
   t.bytesSent += st.bytesSent;
   t.bytesReceived += st.bytesReceived;
   t.recordsSent += st.recordsSent;
@@ -371,10 +370,11 @@ export class TunnelPeers extends EventEmitter {
 
   #onSessionClosed(s: TunnelSession, err: WeftError | null): void {
     this.#sessionPath.delete(s);
-    addStats(this.#totals, s);
+    const stats = s.stats();
+    addStats(this.#totals, stats);
     const p = this.#byKey.get(s.peerId);
     if (!p) return;
-    addStats(p.totals, s);
+    addStats(p.totals, stats);
     if (p.session !== s) return;
     p.session = null;
     p.path = null;
@@ -586,13 +586,7 @@ export class TunnelPeers extends EventEmitter {
       let st: ReturnType<TunnelSession['stats']> | null = null;
       if (s) {
         st = s.stats();
-        totals.bytesSent += st.bytesSent;
-        totals.bytesReceived += st.bytesReceived;
-        totals.recordsSent += st.recordsSent;
-        totals.recordsReceived += st.recordsReceived;
-        totals.rekeys += st.rekeysSent + st.rekeysReceived;
-        totals.streamsOpened += st.streamsOpened;
-        totals.streamsAccepted += st.streamsAccepted;
+        addStats(totals, st);
       }
       const state: PeerState = s ? 'connected' : p.dialing ? 'connecting' : Date.now() < p.retryAt || p.reconnect ? 'backoff' : 'idle';
       return {
@@ -621,7 +615,7 @@ export class TunnelPeers extends EventEmitter {
     const t = { ...this.#totals, active: 0, activeRelayed: 0, streams: 0 };
     for (const [s, path] of this.#sessionPath) {
       if (s.closed) continue;
-      addStats(t, s);
+      addStats(t, s.stats());
       t.active++;
       if (path !== 'direct' && path !== 'inbound') t.activeRelayed++;
       t.streams += s.streamCount;

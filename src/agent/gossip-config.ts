@@ -49,6 +49,7 @@ const TIMINGS: Record<string, { key: keyof MembershipTimings; kind: 'duration' |
   gossipInterval: { key: 'gossipIntervalMs', kind: 'duration' },
   gossipNodes: { key: 'gossipNodes', kind: 'count', min: 1, max: 64 },
   pushPullInterval: { key: 'pushPullIntervalMs', kind: 'duration' },
+  viewDigestWindow: { key: 'viewDigestWindowMs', kind: 'duration' },
   deadReap: { key: 'deadReapMs', kind: 'duration' },
   leftReap: { key: 'leftReapMs', kind: 'duration' },
   leaveTimeout: { key: 'leaveTimeoutMs', kind: 'duration' },

@@ -32,6 +32,8 @@ import {
   SUBJECT_ID_OFFSET,
   SUBJECT_INCARNATION_OFFSET,
   type AliveMessage,
+  type DigestMessage,
+  memberSetHash,
   type DeadMessage,
   type MembershipMessage,
   type SuspectMessage,
@@ -71,6 +73,8 @@ export interface MembershipStats {
   indirectProbes: number;
   refutes: number;
   pushPulls: number;
+  /** Push-pulls started because digests from other members disagreed with this view. */
+  digestSyncs: number;
 }
 
 interface AckWaiter {
@@ -101,6 +105,7 @@ export class Membership {
     indirectProbes: 0,
     refutes: 0,
     pushPulls: 0,
+    digestSyncs: 0,
   };
 
   private readonly transport: Transport;
@@ -126,6 +131,14 @@ export class Membership {
   private upCount = 1;
   /** Members added to this view so far (a catch-up sync repeats while they keep coming). */
   private membersAdded = 0;
+  /** The up set's digest hash (XOR of memberSetHash), its version and when it last changed. */
+  private upHash: number;
+  private upVersion = 0;
+  private upChangedAt: number;
+  /** A digest unlike this view: when first seen and at which upVersion (-1: none pending). */
+  private digestMismatchAt = -1;
+  private digestMismatchVersion = -1;
+  private lastDigestSyncAt = Number.NEGATIVE_INFINITY;
 
   /** Broadcast keys of ids without a registry index here (see foreignKey). */
   private readonly foreignKeys = new Map<string, number>();
@@ -169,6 +182,8 @@ export class Membership {
     // Encodes once here so a bad name, address or metadata fails at construction.
     encodeMessage(this.aliveOf(this.self));
     this.self = { ...this.self, index: this.registry.acquire(this.id, high, low) };
+    this.upHash = memberSetHash(high, low);
+    this.upChangedAt = this.clock.now();
     this.setSlot(this.self.index, this.self);
     this.transport.onPacket((from, data) => this.handlePacket(from, data));
     this.transport.onRequest((from, data) => this.handleRequest(from, data));
@@ -497,13 +512,10 @@ export class Membership {
       },
     });
 
-    const ping = encodeMessage({ type: MessageType.Ping, seq, targetId: target.id });
+    const msgs = [encodeMessage({ type: MessageType.Ping, seq, targetId: target.id })];
     // Buddy system: a suspected member hears about its suspicion with the probe itself.
-    if (target.state === 'suspect') {
-      this.send(target.address, [ping, encodeMessage({ type: MessageType.Suspect, id: target.id, incarnation: target.incarnation, from: this.id })]);
-    } else {
-      this.send(target.address, [ping]);
-    }
+    if (target.state === 'suspect') msgs.push(encodeMessage({ type: MessageType.Suspect, id: target.id, incarnation: target.incarnation, from: this.id }));
+    this.send(target.address, this.withDigest(msgs));
 
     indirectTimer = this.after(timeout, () => {
       indirectTimer = undefined;
@@ -643,7 +655,7 @@ export class Membership {
     switch (m.type) {
       case MessageType.Ping:
         // A restarted process at the same address does not answer for its old self.
-        if (m.targetId === this.id) this.send(from, [encodeMessage({ type: MessageType.Ack, seq: m.seq })]);
+        if (m.targetId === this.id) this.send(from, this.withDigest([encodeMessage({ type: MessageType.Ack, seq: m.seq })]));
         return;
       case MessageType.PingReq:
         this.relayProbe(from, m.seq, m.targetId, m.targetAddress, m.wantNack);
@@ -666,7 +678,50 @@ export class Membership {
       case MessageType.User:
         this.delegate?.onMessage(packetSenderId(packet), m.data);
         return;
+      case MessageType.Digest:
+        this.onDigest(from, m);
+        return;
     }
+  }
+
+  /** Adds this view's digest to a probe or an ack for viewDigestWindowMs after the member set changed, so the other side can check it holds the same set. */
+  private withDigest(msgs: Uint8Array[]): Uint8Array[] {
+    if (this.clock.now() - this.upChangedAt < this.config.viewDigestWindowMs) msgs.push(encodeMessage({ type: MessageType.Digest, count: this.upCount, hash: this.upHash }));
+    return msgs;
+  }
+
+  /**
+   * A digest from `from` (sent with probes and acks while its view is changing).
+   * Views differ for a moment while news spreads, so one unlike digest proves
+   * nothing; a second one at least a probe timeout later, with no change
+   * here in between, means this view missed something (or the sender did):
+   * one push-pull with the sender repairs both, at most every
+   * viewDigestSyncIntervalMs.
+   */
+  private onDigest(from: Address, d: DigestMessage): void {
+    if (d.count === this.upCount && d.hash === this.upHash) {
+      this.digestMismatchAt = -1;
+      return;
+    }
+    const now = this.clock.now();
+    if (this.digestMismatchAt < 0 || this.digestMismatchVersion !== this.upVersion) {
+      this.digestMismatchAt = now;
+      this.digestMismatchVersion = this.upVersion;
+      return;
+    }
+    const c = this.config;
+    if (this.leaving || now - this.digestMismatchAt < c.probeTimeoutMs || now - this.lastDigestSyncAt < c.viewDigestSyncIntervalMs) return;
+    this.digestMismatchAt = -1;
+    this.lastDigestSyncAt = now;
+    this.stats.digestSyncs++;
+    this.pushPull(from, false).catch(() => {});
+  }
+
+  /** `r` joined or left the up set (alive or suspect): its share of the digest hash toggles. */
+  private upSetChanged(r: MemberRecord): void {
+    this.upHash = (this.upHash ^ memberSetHash(r.high, r.low)) >>> 0;
+    this.upVersion++;
+    this.upChangedAt = this.clock.now();
   }
 
   /** Probes `targetId` for a peer whose direct probe failed; acks back on success, nacks on timeout. */
@@ -736,6 +791,7 @@ export class Membership {
       this.setSlot(index, fresh);
       this.addToRing(index);
       this.upCount++;
+      this.upSetChanged(fresh);
       this.membersAdded++;
       if (source !== 'peer-table') this.queue.push(index, this.aliveBytes(fresh));
       this.emit('join', fresh);
@@ -749,7 +805,10 @@ export class Membership {
     // Alive again or newer: the shared record for these facts replaces ours (a suspect or dead one was our own copy).
     const next = this.registry.aliveRecord(r.index, a);
     this.slots[r.index] = next;
-    if (!isUp(was)) this.upCount++;
+    if (!isUp(was)) {
+      this.upCount++;
+      this.upSetChanged(next);
+    }
     this.queue.push(next.index, this.aliveBytes(next));
     if (!isUp(was)) this.emit('join', next);
     else if (was === 'suspect') this.emit('alive', next);
@@ -809,6 +868,7 @@ export class Membership {
     r.state = d.from === d.id ? 'left' : 'dead';
     r.changedAt = this.clock.now();
     this.upCount--;
+    this.upSetChanged(r);
     if (r !== this.self) this.down.add(r);
     this.emit(r.state === 'left' ? 'leave' : 'fail', r);
   }

@@ -16,6 +16,8 @@ import type { MemberState } from './types.js';
 
 export const WIRE_VERSION = 1;
 export const ID_BYTES = 8;
+/** A digest message: type, count u32, hash u32. */
+export const DIGEST_BYTES = 9;
 /** version + sender id + count. */
 export const PACKET_HEADER_BYTES = 1 + ID_BYTES + 1;
 /** version + sender id. */
@@ -38,6 +40,8 @@ export enum MessageType {
   Dead = 7,
   User = 8,
   PushPull = 9,
+  /** The sender's member set in 8 bytes: count and hash of the members it holds alive or suspect. */
+  Digest = 10,
 }
 
 export interface PingMessage {
@@ -61,6 +65,16 @@ export interface AckMessage {
 export interface NackMessage {
   type: MessageType.Nack;
   seq: number;
+}
+/**
+ * A summary of the sender's view: how many members it holds up (alive or
+ * suspect, itself included) and the XOR of their id hashes (memberSetHash).
+ * A receiver whose own view differs, twice in a row, pulls the full state.
+ */
+export interface DigestMessage {
+  type: MessageType.Digest;
+  count: number;
+  hash: number;
 }
 export interface AliveMessage {
   type: MessageType.Alive;
@@ -110,7 +124,8 @@ export type MembershipMessage =
   | AliveMessage
   | SuspectMessage
   | DeadMessage
-  | UserMessage;
+  | UserMessage
+  | DigestMessage;
 
 export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -223,6 +238,12 @@ export function encodeMessage(m: MembershipMessage): Uint8Array {
       const b = new Uint8Array(5);
       b[0] = m.type;
       u32(b, 1, m.seq);
+      return b;
+    }
+    case MessageType.Digest: {
+      const b = new Uint8Array(DIGEST_BYTES);
+      b[0] = m.type;
+      u32(b, u32(b, 1, m.count), m.hash);
       return b;
     }
     case MessageType.Alive: {
@@ -445,6 +466,9 @@ export function decodeMessage(b: Uint8Array, o: number, end: number): DecodeResu
     case MessageType.Nack:
       if (n !== 5) return fail('ack: bad length');
       return { ok: true, value: { type, seq: readU32(b, o + 1) } };
+    case MessageType.Digest:
+      if (n !== DIGEST_BYTES) return fail('digest: bad length');
+      return { ok: true, value: { type, count: readU32(b, o + 1), hash: readU32(b, o + 5) } };
     case MessageType.Alive: {
       let p = o + 1 + ID_BYTES + 4;
       if (p + 1 > end) return fail('alive: truncated');
@@ -535,6 +559,14 @@ export function idHighWord(id: string): number {
 export function idLowWord(id: string): number {
   return parseInt(id.slice(8), 16) >>> 0;
 }
+/** One member's share of a digest hash (the hash of a set is the XOR of its members'). */
+export function memberSetHash(high: number, low: number): number {
+  let h = Math.imul(high ^ 0x9e3779b9, 0x85ebca6b) ^ low;
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 /** Offset of the subject id inside an alive/suspect/dead message, and of its incarnation. */
 export const SUBJECT_ID_OFFSET = 1;
 export const SUBJECT_INCARNATION_OFFSET = 1 + ID_BYTES;

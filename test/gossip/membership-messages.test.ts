@@ -33,6 +33,7 @@ const message: fc.Arbitrary<MembershipMessage> = fc.oneof(
   fc.record({ type: fc.constant(MessageType.Suspect as const), id, incarnation: u32, from: id }),
   fc.record({ type: fc.constant(MessageType.Dead as const), id, incarnation: u32, from: id }),
   fc.record({ type: fc.constant(MessageType.User as const), data: fc.uint8Array({ maxLength: 300 }) }),
+  fc.record({ type: fc.constant(MessageType.Digest as const), count: u32, hash: u32 }),
 );
 
 const state: fc.Arbitrary<PushPullState> = fc.record({
@@ -145,6 +146,11 @@ test('hostile lengths and counts are refused', () => {
   req[req.length - 1] = 2;
   assert.equal(decodeMessage(req, 0, req.length).ok, false);
   assert.equal(decodeMessage(new Uint8Array([99, 1, 2]), 0, 3).ok, false);
+  // A digest is exactly 9 bytes: short or padded ones are refused.
+  const digest = encodeMessage({ type: MessageType.Digest, count: 3, hash: 0xdeadbeef });
+  assert.equal(digest.length, 9);
+  assert.equal(decodeMessage(digest, 0, 8).ok, false);
+  assert.equal(decodeMessage(new Uint8Array([...digest, 0]), 0, 10).ok, false);
   assert.equal(decodePacket(new Uint8Array([2, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 3])).ok, false, 'unknown wire version');
   // Header-only request.
   assert.equal(decodeRequestHeader(encodeRequest('0011223344556677', new Uint8Array(0))).ok, false);

@@ -9,6 +9,8 @@ import { makeTempDir, startAgent, type AgentProcess, type LogLine, type StartOpt
 
 export type ViewState = 'alive' | 'suspect' | 'dead' | 'left';
 
+const isMember = (s: ViewState | undefined): boolean => s === 'alive' || s === 'suspect';
+
 export interface GossipAgentOptions {
   name: string;
   /** Gossip addresses to join through; none = start a cluster. */
@@ -161,6 +163,42 @@ export class ClusterWatch {
   allSeeAll(): boolean {
     const obs = this.observers;
     return obs.every((o) => obs.every((s) => s === o || this.state(o, s.id) === 'alive'));
+  }
+
+  /**
+   * True when every observer holds every other one as a member, alive or
+   * suspect — memberlist's Members() and NumMembers() (which the issue's
+   * reference figures use) count a suspect as a member until it is declared dead.
+   */
+  allKnowAll(): boolean {
+    const obs = this.observers;
+    return obs.every((o) => obs.every((s) => s === o || isMember(this.state(o, s.id))));
+  }
+
+  /**
+   * When the current all-know-all state was reached: for each observer and
+   * subject, the event that last turned the subject from unknown, dead or left
+   * into a member (a suspicion and its refutation change nothing here), and
+   * the latest of those. Undefined unless all know all.
+   */
+  membershipEvent(): { observer: string; event: MemberEvent } | undefined {
+    if (!this.allKnowAll()) return undefined;
+    const obs = this.observers;
+    const ids = new Set(obs.map((o) => o.id));
+    let latest: { observer: string; event: MemberEvent } | undefined;
+    for (const o of obs) {
+      const became = new Map<string, MemberEvent>();
+      const member = new Set<string>();
+      for (const e of this.events(o)) {
+        if (!ids.has(e.id) || e.id === o.id) continue;
+        const now = e.event !== 'reap' && isMember(e.state);
+        if (now && !member.has(e.id)) became.set(e.id, e);
+        if (now) member.add(e.id);
+        else member.delete(e.id);
+      }
+      for (const e of became.values()) if (!latest || e.time > latest.event.time) latest = { observer: o.name, event: e };
+    }
+    return latest;
   }
 
   /**

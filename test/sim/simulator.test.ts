@@ -62,6 +62,19 @@ test('1,000 members joining through one seed converge, with no false positives',
   console.log(`# 1000 members: converged at ${r.convergedMs} virtual ms, ${r.events} events, ${Math.round(wall)} ms wall`);
 });
 
+test('a member that missed a piggybacked join is repaired by view digests, not at the next push-pull', async () => {
+  // 100 members joining over 40 s: with seed 3 one member misses a join (a
+  // retransmit limit of 4 × log N leaves a few misses in 10,000 pairs) and,
+  // without digests, waits for the periodic push-pull (360 s at 100 members).
+  const base = { scenario: 'converge' as const, members: 100, seed: 3, joinWindowMs: 40_000, convergeTimeoutMs: 100_000, overheadBytes: 50 };
+  const without = await runScenario({ ...base, membership: { viewDigestWindowMs: 0 } });
+  assert.ok(without.convergedMs === null || without.convergedMs > 60_000, `without digests: converged at ${without.convergedMs} ms`);
+  const withDigests = await runScenario(base);
+  assert.notEqual(withDigests.convergedMs, null);
+  assert.ok(withDigests.convergedMs! < 43_000, `with digests: converged at ${withDigests.convergedMs} ms (joins end at 40 s)`);
+  assert.equal(withDigests.falsePositives, 0);
+});
+
 test('a partition heals and membership converges again', async () => {
   const r = await runScenario({ scenario: 'partition', members: 50, seed: 3, loss: 0.02, partitionMs: 60_000 });
   assert.notEqual(r.convergedMs, null);

@@ -444,6 +444,12 @@ export const ERRORS = {
     cause: 'proxy.accessLog names a file the agent cannot open for appending: its directory is missing, or the agent lacks permission.',
     remediation: 'Create the directory or fix its permissions, or set proxy.accessLog to stdout or off.',
   },
+  'WEFT-G103': {
+    severity: 'warning',
+    title: 'compressed gossip exchange refused',
+    cause: 'A push-pull request or reply opened under the cluster key but its compressed payload was corrupt, truncated, had bytes after the end of the stream, or would inflate past the push-pull size limit (maxPushPullBytes, 8 MiB by default): a decompression bomb, a bug, or a cluster far larger than the limit allows.',
+    remediation: 'Nothing was merged and the exchange was dropped whole. If the cluster really is that large, raise maxPushPullBytes on every member; otherwise find the member named in the details (it holds the cluster secret) and check its version and integrity.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -19,7 +19,7 @@ import { GossipMux } from './gossiper.js';
 import { MembershipHost } from './host-adapter.js';
 import { Keyring } from './keyring.js';
 import { Membership, type MembershipListener } from './membership.js';
-import type { MembershipConfig } from './membership-config.js';
+import { WEFT_DEFAULTS, type MembershipConfig } from './membership-config.js';
 import { WireTransport } from './node-transport.js';
 import { CryptoRandom, realClock } from './real-clock.js';
 import { SEAL_OVERHEAD, SecureTransport } from './secure-transport.js';
@@ -66,6 +66,8 @@ export interface GossipNodeOptions {
   membership?: Partial<Omit<MembershipConfig, 'name' | 'id' | 'meta'>>;
   meta?: AgentMeta;
   log?: NodeLog;
+  /** Compress push-pull exchanges (default true; compressed ones are read either way). */
+  compressExchanges?: boolean;
   /** For tests: the member id (16 hex characters); random otherwise. */
   id?: string;
   /** For tests: the timer clock (monotonic) and the randomness. */
@@ -194,7 +196,12 @@ export class GossipNode {
       advertise = formatAddress(options.advertiseHost ?? parseAddress(bound)!.host, options.advertisePort ?? udp.port);
     }
     this.wire = new WireTransport(udp, advertise);
-    this.secure = new SecureTransport(this.wire, { keyring: this.keyring, clock: wallClock });
+    // Push-pulls are compressed under the seal; a compressed one may inflate to no more than membership accepts.
+    this.secure = new SecureTransport(this.wire, {
+      keyring: this.keyring,
+      clock: wallClock,
+      compression: options.compressExchanges === false ? false : { maxInflatedBytes: options.membership?.maxPushPullBytes ?? WEFT_DEFAULTS.maxPushPullBytes },
+    });
     this.id = options.id ?? randomMemberId();
     this.host = new MembershipHost(this.id);
     const membershipOptions = { ...options.membership };
@@ -408,6 +415,6 @@ export class GossipNode {
   /** Datagrams and exchanges refused by the sealing layer, by cause. */
   rejectedPackets(): { auth: number; stale: number; replay: number; malformed: number } {
     const s = this.secure.stats;
-    return { auth: s.droppedAuth, stale: s.droppedStale, replay: s.droppedReplay, malformed: s.droppedMalformed + this.membership.stats.malformed };
+    return { auth: s.droppedAuth, stale: s.droppedStale, replay: s.droppedReplay, malformed: s.droppedMalformed + s.droppedCompressed + this.membership.stats.malformed };
   }
 }

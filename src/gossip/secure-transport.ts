@@ -4,8 +4,13 @@
 // never see a byte that did not open under a key in the keyring.
 //
 // Sealed message:
-//   u8 version (1) | u8 key id | 24-byte random nonce | XChaCha20-Poly1305(ciphertext ‖ 16-byte tag)
+//   u8 version | u8 key id | 24-byte random nonce | XChaCha20-Poly1305(ciphertext ‖ 16-byte tag)
 //   plaintext = u64 big-endian sender time in ms | payload
+//   version 1: the payload as it is; version 2 (exchanges only): the payload
+//   raw-deflated (exchange-compression.ts). A request is compressed when it is
+//   large; a reply only when its request was (so a member that cannot read
+//   version 2 never gets one), and a peer that closes on a compressed request
+//   (an older weft) is asked again uncompressed and remembered for a while.
 //   associated data = version ‖ key id, and for a response also the request's nonce
 //   (so a response cannot be swapped for one from another exchange).
 // Random 24-byte nonces need no per-peer counter state, which UDP cannot keep.
@@ -18,10 +23,13 @@
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { randomBytes as nobleRandomBytes } from '@noble/ciphers/utils.js';
 import { WeftError } from '../errors.js';
+import { DEFAULT_COMPRESS_MIN_BYTES, DEFAULT_MAX_INFLATED_BYTES, deflatePayload, inflatePayload } from './exchange-compression.js';
 import type { Keyring } from './keyring.js';
-import type { Address, Clock, Transport } from './types.js';
+import { ExchangeRefusedError, type Address, type Clock, type Transport } from './types.js';
 
 export const SEAL_VERSION = 1;
+/** The seal version of a message whose payload is raw-deflated. */
+export const SEAL_VERSION_COMPRESSED = 2;
 export const NONCE_BYTES = 24;
 export const TAG_BYTES = 16;
 const HEADER_BYTES = 2;
@@ -30,10 +38,13 @@ const TIME_BYTES = 8;
 export const SEAL_OVERHEAD = HEADER_BYTES + NONCE_BYTES + TIME_BYTES + TAG_BYTES;
 export const DEFAULT_REPLAY_WINDOW_MS = 60_000;
 export const DEFAULT_NONCE_CACHE_SIZE = 65_536;
+/** How long a peer that refused a compressed request is sent uncompressed ones (then tried again: it may have been upgraded). */
+export const PLAIN_PEER_MEMORY_MS = 10 * 60_000;
+const MAX_PLAIN_PEERS = 4096;
 
 export type OpenFailure = 'malformed' | 'auth' | 'stale' | 'replay';
 export type OpenResult =
-  | { ok: true; payload: Uint8Array; nonce: Uint8Array; sentAt: number }
+  | { ok: true; payload: Uint8Array; nonce: Uint8Array; sentAt: number; compressed: boolean }
   | { ok: false; reason: OpenFailure };
 
 export interface SecureTransportOptions {
@@ -45,6 +56,12 @@ export interface SecureTransportOptions {
   nonceCacheSize?: number;
   /** Nonce source (default: the platform CSPRNG). */
   randomBytes?: (n: number) => Uint8Array;
+  /**
+   * Compression of exchanges (push-pull). `false` sends everything
+   * uncompressed (compressed exchanges are still read). Default on, for
+   * requests of at least 512 bytes, inflating at most 8 MiB.
+   */
+  compression?: false | { minBytes?: number; maxInflatedBytes?: number };
 }
 
 export interface SecureTransportStats {
@@ -54,6 +71,13 @@ export interface SecureTransportStats {
   droppedAuth: number;
   droppedStale: number;
   droppedReplay: number;
+  /** Exchanges (requests and replies) sent and received compressed. */
+  compressedOut: number;
+  compressedIn: number;
+  /** Compressed exchanges refused: corrupt, or inflating past maxInflatedBytes. */
+  droppedCompressed: number;
+  /** Compressed requests a peer closed on, asked again uncompressed. */
+  plainFallbacks: number;
 }
 
 /** Seal one message under the keyring's primary key. */
@@ -63,10 +87,11 @@ export function seal(
   payload: Uint8Array,
   nonce: Uint8Array,
   boundTo?: Uint8Array,
+  version: number = SEAL_VERSION,
 ): Uint8Array {
   const key = keyring.primary();
   const out = new Uint8Array(SEAL_OVERHEAD + payload.length);
-  out[0] = SEAL_VERSION;
+  out[0] = version;
   out[1] = key.id;
   out.set(nonce, HEADER_BYTES);
   const plaintext = new Uint8Array(TIME_BYTES + payload.length);
@@ -77,7 +102,11 @@ export function seal(
   return out;
 }
 
-/** Open a sealed message with any matching key and check its age (not replays: see ReplayGuard). */
+/**
+ * Open a sealed message with any matching key and check its age (not
+ * replays: see ReplayGuard). A version-2 payload is returned still compressed
+ * (`compressed: true`).
+ */
 export function open(
   keyring: Keyring,
   now: number,
@@ -85,7 +114,7 @@ export function open(
   data: Uint8Array,
   boundTo?: Uint8Array,
 ): OpenResult {
-  if (data.length < SEAL_OVERHEAD || data[0] !== SEAL_VERSION) return { ok: false, reason: 'malformed' };
+  if (data.length < SEAL_OVERHEAD || (data[0] !== SEAL_VERSION && data[0] !== SEAL_VERSION_COMPRESSED)) return { ok: false, reason: 'malformed' };
   const nonce = data.subarray(HEADER_BYTES, HEADER_BYTES + NONCE_BYTES);
   const ciphertext = data.subarray(HEADER_BYTES + NONCE_BYTES);
   const aad = associatedData(data, boundTo);
@@ -98,7 +127,7 @@ export function open(
     }
     const sentAt = Number(new DataView(plaintext.buffer, plaintext.byteOffset, TIME_BYTES).getBigUint64(0));
     if (Math.abs(now - sentAt) > replayWindowMs) return { ok: false, reason: 'stale' };
-    return { ok: true, payload: plaintext.subarray(TIME_BYTES), nonce: nonce.slice(), sentAt };
+    return { ok: true, payload: plaintext.subarray(TIME_BYTES), nonce: nonce.slice(), sentAt, compressed: data[0] === SEAL_VERSION_COMPRESSED };
   }
   return { ok: false, reason: 'auth' };
 }
@@ -140,12 +169,28 @@ export class ReplayGuard {
 }
 
 export class SecureTransport implements Transport {
-  readonly stats: SecureTransportStats = { sealed: 0, opened: 0, droppedMalformed: 0, droppedAuth: 0, droppedStale: 0, droppedReplay: 0 };
+  readonly stats: SecureTransportStats = {
+    sealed: 0,
+    opened: 0,
+    droppedMalformed: 0,
+    droppedAuth: 0,
+    droppedStale: 0,
+    droppedReplay: 0,
+    compressedOut: 0,
+    compressedIn: 0,
+    droppedCompressed: 0,
+    plainFallbacks: 0,
+  };
   private readonly keyring: Keyring;
   private readonly clock: Pick<Clock, 'now'>;
   private readonly windowMs: number;
   private readonly random: (n: number) => Uint8Array;
   private readonly replay: ReplayGuard;
+  /** Smallest exchange sent compressed; Infinity when compression is off. */
+  private readonly compressMinBytes: number;
+  private readonly maxInflatedBytes: number;
+  /** Peers that refused a compressed request → until when they get uncompressed ones (insertion order = age). */
+  private readonly plainPeers = new Map<Address, number>();
 
   constructor(
     private readonly inner: Transport,
@@ -156,6 +201,9 @@ export class SecureTransport implements Transport {
     this.windowMs = options.replayWindowMs ?? DEFAULT_REPLAY_WINDOW_MS;
     this.random = options.randomBytes ?? nobleRandomBytes;
     this.replay = new ReplayGuard(this.windowMs, options.nonceCacheSize ?? DEFAULT_NONCE_CACHE_SIZE);
+    const c = options.compression;
+    this.compressMinBytes = c === false ? Infinity : Math.max(1, c?.minBytes ?? DEFAULT_COMPRESS_MIN_BYTES);
+    this.maxInflatedBytes = (c === false ? undefined : c?.maxInflatedBytes) ?? DEFAULT_MAX_INFLATED_BYTES;
   }
 
   get localAddress(): Address {
@@ -168,18 +216,27 @@ export class SecureTransport implements Transport {
 
   onPacket(handler: (from: Address, data: Uint8Array) => void): void {
     this.inner.onPacket((from, data) => {
+      // Datagrams are never compressed: a version-2 one is malformed.
+      if (data[0] === SEAL_VERSION_COMPRESSED) return void this.stats.droppedMalformed++;
       const opened = this.open(data);
       if (opened) handler(from, opened.payload);
     });
   }
 
   async request(to: Address, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
-    const sealed = this.seal(data);
-    const requestNonce = sealed.subarray(HEADER_BYTES, HEADER_BYTES + NONCE_BYTES);
-    const reply = await this.inner.request(to, sealed, timeoutMs);
-    const opened = this.open(reply, requestNonce);
-    if (!opened) throw new WeftError('WEFT-G101', `push-pull reply from ${to} did not open`, { peer: to });
-    return opened.payload;
+    const compress = data.length >= this.compressMinBytes && !this.isPlainPeer(to);
+    try {
+      return await this.exchange(to, data, timeoutMs, compress);
+    } catch (e) {
+      // A peer that accepted the connection and closed it without a reply on a compressed
+      // request is most likely an older weft that cannot read version 2: ask again plainly.
+      if (!compress || !(e instanceof ExchangeRefusedError)) throw e;
+      this.stats.plainFallbacks++;
+      const reply = await this.exchange(to, data, timeoutMs, false);
+      // Remembered only when the plain request worked (a busy or failing peer closes on both).
+      this.rememberPlainPeer(to);
+      return reply;
+    }
   }
 
   onRequest(handler: (from: Address, data: Uint8Array) => Promise<Uint8Array> | Uint8Array): void {
@@ -187,8 +244,10 @@ export class SecureTransport implements Transport {
       const opened = this.open(data);
       // Refuse the exchange: the peer's request() rejects and nothing reaches membership.
       if (!opened) throw new WeftError('WEFT-G101', `push-pull request from ${from} did not open`, { peer: from });
-      const reply = await handler(from, opened.payload);
-      return this.seal(reply, opened.nonce);
+      const payload = this.inflate(opened, from, 'request');
+      const reply = await handler(from, payload);
+      // Compressed only for a requester that showed it reads compressed exchanges.
+      return this.seal(reply, opened.nonce, opened.compressed && reply.length >= this.compressMinBytes);
     });
   }
 
@@ -196,12 +255,50 @@ export class SecureTransport implements Transport {
     return this.inner.close();
   }
 
-  private seal(payload: Uint8Array, boundTo?: Uint8Array): Uint8Array {
-    this.stats.sealed++;
-    return seal(this.keyring, this.clock.now(), payload, this.random(NONCE_BYTES), boundTo);
+  private async exchange(to: Address, data: Uint8Array, timeoutMs: number, compress: boolean): Promise<Uint8Array> {
+    const sealed = this.seal(data, undefined, compress);
+    const requestNonce = sealed.subarray(HEADER_BYTES, HEADER_BYTES + NONCE_BYTES);
+    const reply = await this.inner.request(to, sealed, timeoutMs);
+    const opened = this.open(reply, requestNonce);
+    if (!opened) throw new WeftError('WEFT-G101', `push-pull reply from ${to} did not open`, { peer: to });
+    return this.inflate(opened, to, 'reply');
   }
 
-  private open(data: Uint8Array, boundTo?: Uint8Array): { payload: Uint8Array; nonce: Uint8Array } | null {
+  /** The payload of an opened exchange, inflated within the limit; refuses (throws WEFT-G103) a bad or oversized one. */
+  private inflate(opened: { payload: Uint8Array; compressed: boolean }, peer: Address, what: 'request' | 'reply'): Uint8Array {
+    if (!opened.compressed) return opened.payload;
+    const r = inflatePayload(opened.payload, this.maxInflatedBytes);
+    if (!r.ok) {
+      this.stats.droppedCompressed++;
+      throw new WeftError('WEFT-G103', `push-pull ${what} from ${peer}: ${r.error}`, { peer, reason: r.reason, compressedBytes: opened.payload.length, limit: this.maxInflatedBytes });
+    }
+    this.stats.compressedIn++;
+    return r.payload;
+  }
+
+  private isPlainPeer(to: Address): boolean {
+    const until = this.plainPeers.get(to);
+    if (until === undefined) return false;
+    if (this.clock.now() < until) return true;
+    this.plainPeers.delete(to);
+    return false;
+  }
+
+  private rememberPlainPeer(to: Address): void {
+    this.plainPeers.delete(to);
+    this.plainPeers.set(to, this.clock.now() + PLAIN_PEER_MEMORY_MS);
+    if (this.plainPeers.size > MAX_PLAIN_PEERS) this.plainPeers.delete(this.plainPeers.keys().next().value!);
+  }
+
+  private seal(payload: Uint8Array, boundTo?: Uint8Array, compress = false): Uint8Array {
+    this.stats.sealed++;
+    const deflated = compress ? deflatePayload(payload) : null;
+    if (deflated) this.stats.compressedOut++;
+    const version = deflated ? SEAL_VERSION_COMPRESSED : SEAL_VERSION;
+    return seal(this.keyring, this.clock.now(), deflated ?? payload, this.random(NONCE_BYTES), boundTo, version);
+  }
+
+  private open(data: Uint8Array, boundTo?: Uint8Array): { payload: Uint8Array; nonce: Uint8Array; compressed: boolean } | null {
     const now = this.clock.now();
     const r = open(this.keyring, now, this.windowMs, data, boundTo);
     if (!r.ok) {

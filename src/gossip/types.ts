@@ -77,3 +77,15 @@ export interface GossipDelegate {
   /** Merge a peer's full state. */
   mergeRemoteState(data: Uint8Array, join: boolean): void;
 }
+
+/**
+ * A reliable exchange the peer accepted and then closed without a reply: it
+ * refused the request (could not open or parse it), as opposed to a timeout
+ * or an unreachable peer.
+ */
+export class ExchangeRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ExchangeRefusedError';
+  }
+}

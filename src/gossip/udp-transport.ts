@@ -8,7 +8,7 @@
 
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, connect, isIPv6, type Server, type Socket } from 'node:net';
-import type { Address, Transport } from './types.js';
+import { ExchangeRefusedError, type Address, type Transport } from './types.js';
 
 export interface UdpTransportOptions {
   /** Address to bind and advertise; default 127.0.0.1. */
@@ -182,6 +182,7 @@ export class UdpTransport implements Transport {
       this.open.add(s);
       const reader = new FrameReader(this.maxFrameBytes);
       let settled = false;
+      let connected = false;
       const finish = (err: Error | undefined, value?: Uint8Array) => {
         if (settled) return;
         settled = true;
@@ -192,15 +193,19 @@ export class UdpTransport implements Transport {
         else resolve(value!);
       };
       const timer = setTimeout(() => finish(new Error(`request to ${to} timed out after ${timeoutMs} ms`)), timeoutMs);
-      s.on('connect', () => s.write(frame(data)));
+      s.on('connect', () => {
+        connected = true;
+        s.write(frame(data));
+      });
       s.on('data', (chunk: Buffer) => {
         const r = reader.push(chunk);
         if (r === 'more') return;
         if (r === 'error') finish(new Error(`bad response frame from ${to}`));
         else finish(undefined, r);
       });
-      s.on('error', (e) => finish(e));
-      s.on('close', () => finish(new Error(`connection to ${to} closed before a response`)));
+      // Once connected, a reset or close without a reply means the peer refused the request.
+      s.on('error', (e) => finish(connected ? new ExchangeRefusedError(`connection to ${to} reset before a response (${e.message})`) : e));
+      s.on('close', () => finish(connected ? new ExchangeRefusedError(`connection to ${to} closed before a response`) : new Error(`connection to ${to} closed before a response`)));
     });
   }
 

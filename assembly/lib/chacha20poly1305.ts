@@ -6,7 +6,7 @@
 // The Poly1305 loop body is poly1305.ts's polyBlocks body repeated here,
 // because it has to sit inside this function's loop on this function's locals.
 import { rot16, rot12, rot8, rot7, transposeOut, SIGMA0, SIGMA1, SIGMA2, SIGMA3 } from './chacha20';
-import { POLY_STATE } from './poly1305';
+import { POLY_STATE, polyStore } from './poly1305';
 
 const M32: u64 = 0xffffffff;
 
@@ -27,8 +27,8 @@ const M32: u64 = 0xffffffff;
   let x8 = i32x4.splat(k4), x9 = i32x4.splat(k5), x10 = i32x4.splat(k6), x11 = i32x4.splat(k7);
   let x12 = ctr, x13 = i32x4.splat(n0), x14 = i32x4.splat(n1), x15 = i32x4.splat(n2);
 
-  let h0 = load<u32>(POLY_STATE, 0), h1 = load<u32>(POLY_STATE, 4), h2 = load<u32>(POLY_STATE, 8);
-  let h3 = load<u32>(POLY_STATE, 12), h4 = load<u32>(POLY_STATE, 16);
+  let h0 = <u64>load<u32>(POLY_STATE, 0), h1 = <u64>load<u32>(POLY_STATE, 4), h2 = <u64>load<u32>(POLY_STATE, 8);
+  let h3 = <u64>load<u32>(POLY_STATE, 12), h4 = <u64>load<u32>(POLY_STATE, 16);
   const r0 = <u64>load<u32>(POLY_STATE, 20), r1 = <u64>load<u32>(POLY_STATE, 24);
   const r2 = <u64>load<u32>(POLY_STATE, 28), r3 = <u64>load<u32>(POLY_STATE, 32);
   const s1 = <u64>load<u32>(POLY_STATE, 36), s2 = <u64>load<u32>(POLY_STATE, 40), s3 = <u64>load<u32>(POLY_STATE, 44);
@@ -54,35 +54,26 @@ const M32: u64 = 0xffffffff;
     // Spread the Poly1305 blocks evenly over the ten double rounds.
     const macUntil = ((i + 1) * macBlocks) / 10;
     for (; macDone < macUntil; macDone++) {
-      let d0 = <u64>h0 + <u64>load<u32>(mac, 0);
-      let d1 = <u64>h1 + (d0 >> 32) + <u64>load<u32>(mac, 4);
-      let d2 = <u64>h2 + (d1 >> 32) + <u64>load<u32>(mac, 8);
-      let d3 = <u64>h3 + (d2 >> 32) + <u64>load<u32>(mac, 12);
-      const a4 = <u64>h4 + (d3 >> 32) + 1;
-      const a0 = d0 & M32, a1 = d1 & M32, a2 = d2 & M32, a3 = d3 & M32;
-      d0 = a0 * r0 + a1 * s3 + a2 * s2 + a3 * s1;
-      d1 = a0 * r1 + a1 * r0 + a2 * s3 + a3 * s2 + a4 * s1;
-      d2 = a0 * r2 + a1 * r1 + a2 * r0 + a3 * s3 + a4 * s2;
-      d3 = a0 * r3 + a1 * r2 + a2 * r1 + a3 * r0 + a4 * s3;
-      d1 += d0 >> 32;
-      d2 += d1 >> 32;
-      d3 += d2 >> 32;
+      const a0 = h0 + <u64>load<u32>(mac, 0);
+      const a1 = h1 + <u64>load<u32>(mac, 4);
+      const a2 = h2 + <u64>load<u32>(mac, 8);
+      const a3 = h3 + <u64>load<u32>(mac, 12);
+      const a4 = h4 + 1;
+      const d0 = a0 * r0 + a1 * s3 + a2 * s2 + a3 * s1;
+      const d1 = a0 * r1 + a1 * r0 + a2 * s3 + a3 * s2 + a4 * s1;
+      const d2 = a0 * r2 + a1 * r1 + a2 * r0 + a3 * s3 + a4 * s2;
+      const d3 = a0 * r3 + a1 * r2 + a2 * r1 + a3 * r0 + a4 * s3;
       const t4 = a4 * r0 + (d3 >> 32);
-      let t = (d0 & M32) + (t4 >> 2) + (t4 & ~3);
-      h0 = <u32>t;
-      t = (d1 & M32) + (t >> 32); h1 = <u32>t;
-      t = (d2 & M32) + (t >> 32); h2 = <u32>t;
-      t = (d3 & M32) + (t >> 32); h3 = <u32>t;
-      h4 = (<u32>t4 & 3) + <u32>(t >> 32);
+      h0 = (d0 & M32) + (t4 >> 2) + (t4 & ~3);
+      h1 = (d1 & M32) + (d0 >> 32);
+      h2 = (d2 & M32) + (d1 >> 32);
+      h3 = (d3 & M32) + (d2 >> 32);
+      h4 = t4 & 3;
       mac += 16;
     }
   }
 
-  store<u32>(POLY_STATE, h0, 0);
-  store<u32>(POLY_STATE, h1, 4);
-  store<u32>(POLY_STATE, h2, 8);
-  store<u32>(POLY_STATE, h3, 12);
-  store<u32>(POLY_STATE, h4, 16);
+  polyStore(h0, h1, h2, h3, h4);
 
   x0 = i32x4.add(x0, i32x4.splat(SIGMA0)); x1 = i32x4.add(x1, i32x4.splat(SIGMA1));
   x2 = i32x4.add(x2, i32x4.splat(SIGMA2)); x3 = i32x4.add(x3, i32x4.splat(SIGMA3));

@@ -184,6 +184,25 @@ for (const variant of variants) {
       );
     });
 
+    // The record pipeline switches step at 192 bytes (first step), 448 (the first
+    // 256-byte chunk, MACing 12 blocks) and 704 (the fixed 16-block step), and
+    // every 16 bytes (Poly1305 blocks): every length up to 1,100 crosses them all.
+    it('matches @noble/ciphers at every length from 0 to 1,100 bytes and across the fixed 16-block step', () => {
+      const key = randomBytes(32), nonce = randomBytes(12), aad = randomBytes(7);
+      const lengths = [
+        ...Array.from({ length: 1101 }, (_, i) => i),
+        ...[2, 3, 10, 63, 64].flatMap((chunks) => [-17, -16, -15, -1, 0, 1, 15, 16, 17].map((d) => 192 + chunks * 256 + d)),
+      ];
+      for (const n of lengths) {
+        const pt = randomBytes(n);
+        const sealed = k.seal(key, nonce, pt, aad);
+        assert.ok(Buffer.from(sealed).equals(referenceSeal(key, nonce, pt, aad)), `seal length ${n}`);
+        k.io.set(sealed);
+        assert.equal(k.openInPlace(key, nonce, sealed.length, aad), n, `open in place length ${n}`);
+        assert.ok(Buffer.from(k.io.subarray(0, n)).equals(pt), `opened in place length ${n}`);
+      }
+    });
+
     it('matches @noble/ciphers when the ciphertext is all ones (the stitched MAC at its limb bounds)', () => {
       const key = randomBytes(32), nonce = randomBytes(12), aad = Buffer.alloc(33, 0xff);
       for (const n of [0, 1, 15, 16, 17, 191, 192, 193, 255, 256, 257, 448, 449, 1024, 1040, 16384, 16399, 65536]) {

@@ -37,7 +37,7 @@
 // yields the Poly1305 key and the keystream for the first 192 bytes, so a
 // small record costs one step.
 import { keystream, xorBytesTo, xorChunk, xorStream, CHUNK } from './lib/chacha20';
-import { chachaPolyXor, chachaPolyKeystream } from './lib/chacha20poly1305';
+import { chachaPolyXor, chachaPolyXor16, chachaPolyKeystream } from './lib/chacha20poly1305';
 import { polyInit, polyBlocks, polyPadded, polyFinish, polyMessage } from './lib/poly1305';
 
 /** The tag did not match: nothing was decrypted. */
@@ -109,7 +109,8 @@ const FIRST: i32 = 192;
   while (len - done >= CHUNK) {
     const q = p + <usize>done;
     if (ASC_FEATURE_SIMD) {
-      chachaPolyXor(key, nonce, counter, q, dst + <usize>done, macAt, pending >> 4);
+      if (pending == CHUNK) chachaPolyXor16(key, nonce, counter, q, dst + <usize>done, macAt);
+      else chachaPolyXor(key, nonce, counter, q, dst + <usize>done, macAt, pending >> 4);
     } else {
       if (dst != p) memory.copy(dst + <usize>done, q, <usize>CHUNK);
       xorChunk(key, nonce, counter, dst + <usize>done);

@@ -7,18 +7,30 @@
 //   wasm simd data-plane        Buffer in, sealInto -> Buffer, openInto -> Buffer (all copies included)
 //   @noble/ciphers              chacha20poly1305(key, nonce, aad).encrypt / decrypt
 //   node:crypto chacha20-poly1305 / aes-256-gcm   createCipheriv per record, setAAD, update, final, getAuthTag
+// A second table splits one operation of the kernel (in its own memory) into
+// its parts: ChaCha20 alone (chacha20_xor), Poly1305 alone (poly1305_mac),
+// seal and open, so the share of each half is measured in the same run.
 // The same key and nonce are reused on every iteration: fine for timing, never for traffic.
 import { createCipheriv, createDecipheriv, randomBytes, type CipherGCMTypes } from 'node:crypto';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { measure, printTable, printGrid, writeResults, assertSameBytes, type BenchCase, type BenchRow } from './lib.js';
 import { aeadKernel, AEAD_TAG_LENGTH } from '../src/kernel/aead.js';
-import { simdSupported } from '../src/kernel/load.js';
+import { loadKernel, simdSupported } from '../src/kernel/load.js';
 
 const SIZES = [64, 1024, 16384, 65536];
 const NODE = 'node:crypto chacha20-poly1305';
 const SIMD = 'wasm simd';
 const DATA_PLANE = 'wasm simd data-plane';
 const NOBLE = '@noble/ciphers';
+
+/** The raw exports the parts table calls (the instance aeadKernel() wraps, cached per thread). */
+interface AeadParts {
+  seal(offset: number, length: number, aadOffset: number, aadLength: number): number;
+  open(offset: number, sealedLength: number, aadOffset: number, aadLength: number): number;
+  chacha20_xor(counter: number, offset: number, length: number): number;
+  poly1305_mac(offset: number, length: number): number;
+}
+const PART_SIZES = [1024, 16384, 65536];
 
 const groupName = (size: number) => `seal+open ${size >= 1024 ? `${size / 1024} KiB` : `${size} B`}`;
 
@@ -136,7 +148,30 @@ export async function run(): Promise<void> {
     },
   });
 
+  // Where the time goes: the kernel's parts on the record already in its memory
+  // (whatever key and bytes are there; seal then open keeps the record valid).
+  const partsVariant = simd ? 'simd' : 'scalar';
+  const partsKernel = simd ?? scalar;
+  const raw = loadKernel<AeadParts>('aead', partsVariant).exports;
+  const partCases: BenchCase[] = [];
+  for (const size of PART_SIZES) {
+    const group = `parts ${size / 1024} KiB`;
+    partsKernel.io.set(randomBytes(size));
+    partsKernel.sealInPlace(key, nonce, size, aad);
+    if (partsKernel.openInPlace(key, nonce, size + AEAD_TAG_LENGTH, aad) !== size) throw new Error('parts: open failed');
+    partCases.push(
+      { group, name: `wasm ${partsVariant} ChaCha20 (chacha20_xor)`, bytes: size, fn: () => { raw.chacha20_xor(1, 0, size); } },
+      { group, name: `wasm ${partsVariant} Poly1305 (poly1305_mac)`, bytes: size, fn: () => { raw.poly1305_mac(0, size); } },
+      { group, name: `wasm ${partsVariant} seal`, bytes: size, fn: () => { raw.seal(0, size, 0, aad.length); } },
+      {
+        group, name: `wasm ${partsVariant} seal+open`, bytes: size,
+        fn: () => { raw.seal(0, size, 0, aad.length); if (raw.open(0, size + AEAD_TAG_LENGTH, 0, aad.length) < 0) throw new Error('parts: open failed'); },
+      },
+    );
+  }
+
   const rows = await measure(cases);
+  const parts = await measure(partCases);
   printTable('ChaCha20-Poly1305 seal+open (MB/s of plaintext; ratio vs node:crypto chacha20-poly1305)', rows, NODE);
 
   // Ratios against the targets of issue 2, from this one run.
@@ -162,5 +197,6 @@ export async function run(): Promise<void> {
     ]);
   }
   printGrid(`Targets (${simd ? SIMD : 'wasm scalar'} in kernel memory)`, ['size', 'vs node:crypto', 'vs @noble', 'data-plane loss', 'met'], lines);
-  writeResults('aead', { rows, targets });
+  printTable(`Where the time goes (wasm ${partsVariant} in kernel memory, MB/s of one operation; ratio vs seal)`, parts, `wasm ${partsVariant} seal`);
+  writeResults('aead', { rows, targets, parts });
 }

@@ -62,6 +62,12 @@ export function chachaBlock(key: usize, nonce: usize, counter: u32, out: usize):
   return v128.or(i32x4.shl(x, 7), i32x4.shr_u(x, 25));
 }
 
+/** Block counters counter..counter+3, one per lane (recomputed rather than held across the rounds). */
+// @ts-ignore: decorator
+@inline export function counters(counter: u32): v128 {
+  return i32x4.add(i32x4.splat(counter), i32x4(0, 1, 2, 3));
+}
+
 /**
  * Four words (a, b, c, d), each holding one state word of blocks 0..3, become
  * bytes 16*g..16*g+15 of each of the four blocks at dst (+64 per block),
@@ -96,14 +102,10 @@ export function chachaBlock(key: usize, nonce: usize, counter: u32, out: usize):
  */
 // @ts-ignore: decorator
 @inline function chacha4(key: usize, nonce: usize, counter: u32, p: usize, xorInput: bool): void {
-  const k0 = load<u32>(key, 0), k1 = load<u32>(key, 4), k2 = load<u32>(key, 8), k3 = load<u32>(key, 12);
-  const k4 = load<u32>(key, 16), k5 = load<u32>(key, 20), k6 = load<u32>(key, 24), k7 = load<u32>(key, 28);
-  const n0 = load<u32>(nonce, 0), n1 = load<u32>(nonce, 4), n2 = load<u32>(nonce, 8);
-  const ctr = i32x4.add(i32x4.splat(counter), i32x4(0, 1, 2, 3));
   let x0 = i32x4.splat(SIGMA0), x1 = i32x4.splat(SIGMA1), x2 = i32x4.splat(SIGMA2), x3 = i32x4.splat(SIGMA3);
-  let x4 = i32x4.splat(k0), x5 = i32x4.splat(k1), x6 = i32x4.splat(k2), x7 = i32x4.splat(k3);
-  let x8 = i32x4.splat(k4), x9 = i32x4.splat(k5), x10 = i32x4.splat(k6), x11 = i32x4.splat(k7);
-  let x12 = ctr, x13 = i32x4.splat(n0), x14 = i32x4.splat(n1), x15 = i32x4.splat(n2);
+  let x4 = v128.load32_splat(key, 0), x5 = v128.load32_splat(key, 4), x6 = v128.load32_splat(key, 8), x7 = v128.load32_splat(key, 12);
+  let x8 = v128.load32_splat(key, 16), x9 = v128.load32_splat(key, 20), x10 = v128.load32_splat(key, 24), x11 = v128.load32_splat(key, 28);
+  let x12 = counters(counter), x13 = v128.load32_splat(nonce, 0), x14 = v128.load32_splat(nonce, 4), x15 = v128.load32_splat(nonce, 8);
   for (let i = 0; i < 10; i++) {
     x0 = i32x4.add(x0, x4); x1 = i32x4.add(x1, x5); x2 = i32x4.add(x2, x6); x3 = i32x4.add(x3, x7);
     x12 = rot16(v128.xor(x12, x0)); x13 = rot16(v128.xor(x13, x1)); x14 = rot16(v128.xor(x14, x2)); x15 = rot16(v128.xor(x15, x3));
@@ -125,14 +127,14 @@ export function chachaBlock(key: usize, nonce: usize, counter: u32, out: usize):
   x0 = i32x4.add(x0, i32x4.splat(SIGMA0)); x1 = i32x4.add(x1, i32x4.splat(SIGMA1));
   x2 = i32x4.add(x2, i32x4.splat(SIGMA2)); x3 = i32x4.add(x3, i32x4.splat(SIGMA3));
   transposeOut(x0, x1, x2, x3, p, p, xorInput);
-  x4 = i32x4.add(x4, i32x4.splat(k0)); x5 = i32x4.add(x5, i32x4.splat(k1));
-  x6 = i32x4.add(x6, i32x4.splat(k2)); x7 = i32x4.add(x7, i32x4.splat(k3));
+  x4 = i32x4.add(x4, v128.load32_splat(key, 0)); x5 = i32x4.add(x5, v128.load32_splat(key, 4));
+  x6 = i32x4.add(x6, v128.load32_splat(key, 8)); x7 = i32x4.add(x7, v128.load32_splat(key, 12));
   transposeOut(x4, x5, x6, x7, p + 16, p + 16, xorInput);
-  x8 = i32x4.add(x8, i32x4.splat(k4)); x9 = i32x4.add(x9, i32x4.splat(k5));
-  x10 = i32x4.add(x10, i32x4.splat(k6)); x11 = i32x4.add(x11, i32x4.splat(k7));
+  x8 = i32x4.add(x8, v128.load32_splat(key, 16)); x9 = i32x4.add(x9, v128.load32_splat(key, 20));
+  x10 = i32x4.add(x10, v128.load32_splat(key, 24)); x11 = i32x4.add(x11, v128.load32_splat(key, 28));
   transposeOut(x8, x9, x10, x11, p + 32, p + 32, xorInput);
-  x12 = i32x4.add(x12, ctr); x13 = i32x4.add(x13, i32x4.splat(n0));
-  x14 = i32x4.add(x14, i32x4.splat(n1)); x15 = i32x4.add(x15, i32x4.splat(n2));
+  x12 = i32x4.add(x12, counters(counter)); x13 = i32x4.add(x13, v128.load32_splat(nonce, 0));
+  x14 = i32x4.add(x14, v128.load32_splat(nonce, 4)); x15 = i32x4.add(x15, v128.load32_splat(nonce, 8));
   transposeOut(x12, x13, x14, x15, p + 48, p + 48, xorInput);
 }
 

@@ -154,6 +154,68 @@ for (const variant of variants) {
       );
     });
 
+    // Poly1305 keeps its limbs loosely carried between blocks (lib/poly1305.ts):
+    // the largest limbs come from the largest clamped r and all-ones blocks.
+    it('matches @noble/ciphers Poly1305 at the limb bounds (largest r, all-ones messages, every tail)', () => {
+      const rMax = Buffer.from('ffffff0ffcffff0ffcffff0ffcffff0f', 'hex'); // clamps to itself
+      const keys = [
+        Buffer.concat([rMax, Buffer.alloc(16, 0xff)]),
+        Buffer.concat([rMax, Buffer.alloc(16, 0)]),
+        Buffer.concat([Buffer.from('ffffffffffffffffffffffffffffffff', 'hex'), randomBytes(16)]),
+      ];
+      const ones = Buffer.alloc(4096 + 17, 0xff);
+      for (const key of keys) {
+        for (const n of [...Array.from({ length: 70 }, (_, i) => i), 255, 256, 257, 511, 1024, 4095, 4096, 4113]) {
+          assert.equal(hex(k.poly1305(key, ones.subarray(0, n))), hex(poly1305(ones.subarray(0, n), key)), `all-ones length ${n}`);
+        }
+      }
+      fc.assert(
+        fc.property(
+          fc.uint8Array({ minLength: 16, maxLength: 16 }),
+          fc.integer({ min: 0, max: 1200 }),
+          fc.integer({ min: 0, max: 255 }),
+          (s, n, fill) => {
+            const key = Buffer.concat([rMax, s]);
+            const msg = Buffer.alloc(n, fill);
+            assert.equal(hex(k.poly1305(key, msg)), hex(poly1305(msg, key)));
+          },
+        ),
+        { numRuns: 60 },
+      );
+    });
+
+    // The record pipeline switches step at 192 bytes (first step), 448 (the first
+    // 256-byte chunk, MACing 12 blocks) and 704 (the fixed 16-block step), and
+    // every 16 bytes (Poly1305 blocks): every length up to 1,100 crosses them all.
+    it('matches @noble/ciphers at every length from 0 to 1,100 bytes and across the fixed 16-block step', () => {
+      const key = randomBytes(32), nonce = randomBytes(12), aad = randomBytes(7);
+      const lengths = [
+        ...Array.from({ length: 1101 }, (_, i) => i),
+        ...[2, 3, 10, 63, 64].flatMap((chunks) => [-17, -16, -15, -1, 0, 1, 15, 16, 17].map((d) => 192 + chunks * 256 + d)),
+      ];
+      for (const n of lengths) {
+        const pt = randomBytes(n);
+        const sealed = k.seal(key, nonce, pt, aad);
+        assert.ok(Buffer.from(sealed).equals(referenceSeal(key, nonce, pt, aad)), `seal length ${n}`);
+        k.io.set(sealed);
+        assert.equal(k.openInPlace(key, nonce, sealed.length, aad), n, `open in place length ${n}`);
+        assert.ok(Buffer.from(k.io.subarray(0, n)).equals(pt), `opened in place length ${n}`);
+      }
+    });
+
+    it('matches @noble/ciphers when the ciphertext is all ones (the stitched MAC at its limb bounds)', () => {
+      const key = randomBytes(32), nonce = randomBytes(12), aad = Buffer.alloc(33, 0xff);
+      for (const n of [0, 1, 15, 16, 17, 191, 192, 193, 255, 256, 257, 448, 449, 1024, 1040, 16384, 16399, 65536]) {
+        // plaintext = keystream XOR 0xff..: the ciphertext the MAC reads is all ones
+        const pt = chacha20(key, nonce, Buffer.alloc(n, 0xff), undefined, 1);
+        const sealed = k.seal(key, nonce, pt, aad);
+        assert.ok(Buffer.from(sealed).equals(referenceSeal(key, nonce, pt, aad)), `seal length ${n}`);
+        assert.ok(sealed.subarray(0, n).every((b) => b === 0xff));
+        const opened = k.open(key, nonce, sealed, aad);
+        assert.ok(opened && Buffer.from(opened).equals(pt), `open length ${n}`);
+      }
+    });
+
     it('rejects a flipped bit anywhere in ciphertext, tag or AAD, leaving the output untouched', () => {
       const key = randomBytes(32), nonce = randomBytes(12);
       for (const n of [0, 1, 63, 64, 200, 300, 1500]) {

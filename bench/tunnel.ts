@@ -60,9 +60,9 @@ const C = {
   bulkBytes: Math.max(32, Math.round(256 * scale)) << 20,
   chunk: 64 << 10,
   parallel: 16,
-  roundTrips: Math.max(500, Math.round(5000 * scale)),
+  roundTrips: Number(process.env.WEFT_TUNNEL_RTT_COUNT ?? 0) || Math.max(500, Math.round(5000 * scale)),
   warmup: 300,
-  rounds: scale < 1 ? 1 : 3,
+  rounds: Number(process.env.WEFT_TUNNEL_ROUNDS ?? 0) || (scale < 1 ? 1 : 3),
   idleStreams: Math.max(200, Math.round(2000 * scale)),
   handshakes: Math.max(20, Math.round(100 * scale)),
 };
@@ -226,31 +226,49 @@ async function spipedPair(): Promise<Row | string> {
   return { name: 'spiped pair', relays: [d, e], open: (m) => tcpOpen(front, m), stop: async () => void (await Promise.all([stopChild(d), stopChild(e), stopChild(sink.child)])) };
 }
 
+const RELAY = fileURLToPath(new URL('./tunnel-relay.js', import.meta.url));
+
+/** Optional row `node-relay`: two plain Node pipe relays (Unix → TCP → Unix, like weft's sockets), no crypto. */
+async function nodeRelayPair(): Promise<Row> {
+  const sinkPath = join(dir, 'relay-sink.sock');
+  const sink = await spawnReady(process.execPath, [SINK, '--unix', sinkPath], (l) => 'listening' in l);
+  const second = await spawnReady(process.execPath, [RELAY, '--listen-tcp', '0', '--to-unix', sinkPath], (l) => 'listening' in l);
+  const front = join(dir, 'relay-front.sock');
+  const first = await spawnReady(process.execPath, [RELAY, '--listen-unix', front, '--to-tcp', String(second.line.listening)], (l) => 'listening' in l);
+  const open = async (mode: 'B' | 'E'): Promise<Socket> => {
+    const s = net.connect({ path: front, allowHalfOpen: true });
+    await once(s, 'connect');
+    s.write(mode);
+    return s;
+  };
+  return { name: 'node relay pair (no crypto)', relays: [first.child, second.child], open, stop: async () => void (await Promise.all([first.child, second.child, sink.child].map(stopChild))) };
+}
+
 interface WeftAgents {
   row: Row;
   admin: { a: string; b: string };
   clientSocket: string;
 }
 
-async function startWeftAgent(name: string, config: Record<string, unknown>, expose: boolean): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
+async function startWeftAgent(name: string, config: Record<string, unknown>, expose: boolean, cli = CLI): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
   const d = join(dir, name);
   mkdirSync(join(d, 'meshlets'), { recursive: true });
   writeFileSync(join(d, 'secret'), 'bench cluster secret', { mode: 0o600 });
   const file = join(d, 'agent.yaml');
   writeFileSync(file, stringify({ socketRoot: join(d, 's'), admin: { host: '127.0.0.1', port: 0 }, meshlets: { paths: [join(d, 'meshlets')], watch: false }, ...config }));
   const env = { ...process.env, ...(expose ? { NODE_OPTIONS: '--expose-gc' } : {}) };
-  return spawnReady(process.execPath, [...AGENT_FLAGS, CLI, 'agent', '--config', file], (l) => l.msg === 'agent ready', env);
+  return spawnReady(process.execPath, [...AGENT_FLAGS, cli, 'agent', '--config', file], (l) => l.msg === 'agent ready', env);
 }
 
-async function weftPair(engine?: AeadEngineChoice): Promise<WeftAgents> {
+async function weftPair(engine?: AeadEngineChoice, cli = CLI, label = ''): Promise<WeftAgents> {
   const meshlet = (n: string, spec: Record<string, unknown>) => ({ apiVersion: 'weft.dev/v1alpha1', kind: 'Meshlet', metadata: { name: n, namespace: 'bench' }, spec });
-  const tag = engine ? `-${engine}` : '';
+  const tag = (engine ? `-${engine}` : '') + (label ? `-${label}` : '');
   const aead = engine ? { aead: engine } : {};
   const bDir = join(dir, 'b' + tag);
   const bConf = { tunnel: { name: 'b', listen: '127.0.0.1:0', identityFile: join(bDir, 'id.json'), secretFile: join(bDir, 'secret'), ...aead } };
   mkdirSync(join(bDir, 'meshlets'), { recursive: true });
   writeFileSync(join(bDir, 'meshlets', 'svc.yaml'), stringify(meshlet('svc', { provides: ['sink'] })));
-  const b = await startWeftAgent('b' + tag, bConf, true);
+  const b = await startWeftAgent('b' + tag, bConf, true, cli);
   const sinkPath = join(bDir, 's', 'bench', 'svc', 'main', 'server', 'sink');
   mkdirSync(join(bDir, 's', 'bench', 'svc', 'main', 'server'), { recursive: true });
   const sink = await startSink(['--unix', sinkPath]);
@@ -271,6 +289,7 @@ async function weftPair(engine?: AeadEngineChoice): Promise<WeftAgents> {
       },
     },
     true,
+    cli,
   );
   const clientSocket = join(aDir, 's', 'bench', 'app', 'main', 'client', 'meshless');
   const request = Buffer.from(encodeRequest('sink.svc.bench'));
@@ -284,7 +303,7 @@ async function weftPair(engine?: AeadEngineChoice): Promise<WeftAgents> {
     return s;
   };
   return {
-    row: { name: `weft agent A → B${engine ? ` (${engine})` : ''}`, relays: [a.child, b.child], open, stop: async () => void (await Promise.all([stopChild(a.child), stopChild(b.child), stopChild(sink.child)])) },
+    row: { name: `weft agent A → B${engine ? ` (${engine})` : ''}${label ? ` (${label})` : ''}`, relays: [a.child, b.child], open, stop: async () => void (await Promise.all([stopChild(a.child), stopChild(b.child), stopChild(sink.child)])) },
     admin: { a: String(a.line.admin), b: String(b.line.admin) },
     clientSocket,
   };
@@ -341,7 +360,18 @@ async function bulk(row: Row, bytes: number, streams: number): Promise<number> {
   return (expected * streams) / seconds / 1e6;
 }
 
-/** 100-byte request/response round trips on one stream: p50/p99 in microseconds. */
+/** Percentile q (0..1) of ascending `sorted`: the same nearest-rank rule for every row. */
+function pct(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]!;
+}
+
+/** Every round trip of a row over all rounds (µs), relay CPU µs per round trip and GCs during the phase. */
+const rttDetail = new Map<string, { times: number[]; cpuUs: number[][]; gcs: string[] }>();
+
+/**
+ * 100-byte request/response round trips on one stream: p50/p99 in microseconds. The same
+ * generator for every row: one 100-byte write, wait until 100 bytes are back, next.
+ */
 async function roundTrips(row: Row): Promise<{ p50: number; p99: number }> {
   const s = await row.open('E');
   const msg = randomBytes(100);
@@ -352,7 +382,14 @@ async function roundTrips(row: Row): Promise<{ p50: number; p99: number }> {
     have += c.length;
     if (have >= 100 && wake) wake();
   });
+  const relays = row.relays ?? [];
+  let cpu0: number[] = [];
+  let gc0: { scavenges: number; markCompacts: number }[] = [];
   for (let i = 0; i < C.warmup + C.roundTrips; i++) {
+    if (i === C.warmup) {
+      cpu0 = relays.map(cpuSeconds);
+      gc0 = relays.map((c) => ({ ...gcCount(c) }));
+    }
     const t0 = performance.now();
     const got = new Promise<void>((r) => (wake = r));
     s.write(msg);
@@ -362,8 +399,37 @@ async function roundTrips(row: Row): Promise<{ p50: number; p99: number }> {
     if (i >= C.warmup) times.push((performance.now() - t0) * 1000);
   }
   s.destroy();
+  const d = rttDetail.get(row.name) ?? { times: [], cpuUs: [], gcs: [] };
+  rttDetail.set(row.name, d);
+  d.times.push(...times);
+  if (relays.length > 0) {
+    d.cpuUs.push(relays.map((c, i) => ((cpuSeconds(c) - cpu0[i]!) * 1e6) / C.roundTrips));
+    d.gcs.push(relays.map((c, i) => `${gcCount(c).scavenges - gc0[i]!.scavenges}/${gcCount(c).markCompacts - gc0[i]!.markCompacts}`).join(' + '));
+  }
   times.sort((a, b) => a - b);
-  return { p50: times[Math.floor(times.length * 0.5)]!, p99: times[Math.floor(times.length * 0.99)]! };
+  return { p50: pct(times, 0.5), p99: pct(times, 0.99) };
+}
+
+/** The round trips' distribution per row, all rounds pooled: percentiles, a log2 histogram, relay CPU per round trip. */
+function printRttDistribution(): void {
+  const edges = [50, 100, 200, 400, 800, 1600, 3200, 6400];
+  const rows: string[][] = [];
+  for (const [name, d] of rttDetail) {
+    const t = [...d.times].sort((a, b) => a - b);
+    const hist = new Array<number>(edges.length + 1).fill(0);
+    for (const x of t) {
+      let b = 0;
+      while (b < edges.length && x >= edges[b]!) b++;
+      hist[b]!++;
+    }
+    const cpu = d.cpuUs.length ? d.cpuUs[0]!.map((_, i) => median(d.cpuUs.map((r) => r[i]!)).toFixed(1)).join(' + ') : '-';
+    rows.push([name, ...[0.5, 0.9, 0.99, 0.999].map((q) => pct(t, q).toFixed(0)), t[t.length - 1]!.toFixed(0), hist.join(' '), cpu, d.gcs.join(', ') || '-']);
+  }
+  printGrid(
+    'round trips, all rounds pooled (µs); histogram buckets <50 <100 <200 <400 <800 <1600 <3200 <6400 ≥6400',
+    ['path', 'p50', 'p90', 'p99', 'p99.9', 'max', 'histogram', 'relay CPU µs/RT (hop 1 + 2)', 'GCs per round (scav/mc, --trace-gc)'],
+    rows,
+  );
 }
 
 const progress = (msg: string) => process.stderr.write(`bench tunnel: ${msg}\n`);
@@ -509,10 +575,19 @@ export async function run(): Promise<void> {
       } else rows.push(r);
       progress(`${name} ready`);
     }
+    if (ROWS.has('node-relay')) rows.push(await nodeRelayPair());
     const weft = ROWS.has('weft') ? await weftPair() : null;
     if (weft) {
       rows.push(weft.row);
       progress('weft agents ready');
+    }
+    // A/B comparisons of two builds in one run: WEFT_TUNNEL_BASELINE_CLI=/copy/of/dist/src/cli.js
+    // adds the row `weft agent A → B (baseline)`, an agent pair started from that build.
+    const baselineCli = process.env.WEFT_TUNNEL_BASELINE_CLI;
+    if (baselineCli) {
+      const w = await weftPair(undefined, baselineCli, 'baseline');
+      rows.push(w.row);
+      progress('weft agents (baseline build) ready');
     }
     let firstWeft = weft;
     for (const engine of ['wasm', 'auto', 'native'] as const) {
@@ -551,6 +626,7 @@ export async function run(): Promise<void> {
       ['path', 'bulk 1 stream MB/s', `bulk ${C.parallel} streams MB/s`, 'RTT p50 µs', 'RTT p99 µs', 'relay CPU s/GB 1 stream (hop 1 + 2)', `relay CPU s/GB ${C.parallel} streams`],
       table.map((t) => [t.name, t.bulk1MBs.toFixed(0), t.bulk16MBs.toFixed(0), t.rttP50us.toFixed(0), t.rttP99us.toFixed(0), ...[t.relayCpuSecondsPerGB, t.relayCpuSecondsPerGB16].map((c) => (c === null ? '-' : c.map((x) => x.toFixed(2)).join(' + ')))]),
     );
+    if (phase('rtt')) printRttDistribution();
     for (const [name, why] of Object.entries(skipped)) process.stdout.write(`  (${name} skipped: ${why})\n`);
     results.paths = table;
     results.skipped = skipped;

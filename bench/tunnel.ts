@@ -15,7 +15,7 @@
 // skipped with a message if that fails). Results: bench/results/tunnel.json.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -61,7 +61,10 @@ const C = {
   chunk: 64 << 10,
   parallel: 16,
   roundTrips: Number(process.env.WEFT_TUNNEL_RTT_COUNT ?? 0) || Math.max(500, Math.round(5000 * scale)),
-  warmup: 300,
+  /** Round trips on each row's stream before timing: enough for the agents' JIT to settle after the bulk phases (docs/tunnel.md). */
+  warmup: Number(process.env.WEFT_TUNNEL_RTT_WARMUP ?? 2000),
+  /** Round trips per turn when the rows take turns. */
+  rttBlock: 250,
   rounds: Number(process.env.WEFT_TUNNEL_ROUNDS ?? 0) || (scale < 1 ? 1 : 3),
   idleStreams: Math.max(200, Math.round(2000 * scale)),
   handshakes: Math.max(20, Math.round(100 * scale)),
@@ -100,7 +103,10 @@ async function spawnReady(cmd: string, args: string[], pred: (l: Record<string, 
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   return new Promise((resolve, reject) => {
+    // WEFT_TUNNEL_AGENT_LOG=dir: each child's stdout is also kept in dir/<pid>.log (e.g. --trace-deopt output).
+    const log = process.env.WEFT_TUNNEL_AGENT_LOG ? join(process.env.WEFT_TUNNEL_AGENT_LOG, `${child.pid}.log`) : null;
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      if (log) appendFileSync(log, d);
       buf += d;
       for (let nl; (nl = buf.indexOf('\n')) >= 0; ) {
         const text = buf.slice(0, nl);
@@ -311,14 +317,37 @@ async function weftPair(engine?: AeadEngineChoice, cli = CLI, label = ''): Promi
 
 // ---------------------------------------------------------------- the traffic
 
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
+/**
+ * CPU seconds a process has used so far, all its threads: from /proc/<pid>/task/<tid>/schedstat
+ * (nanoseconds on CPU, Linux), else /proc/<pid>/stat (utime + stime, 10 ms ticks); NaN elsewhere.
+ */
 function cpuSeconds(c: ChildProcess): number {
+  return schedStat(c).run;
+}
+
+/** Seconds on CPU and seconds waiting on a run queue (runnable, not running), summed over the process's threads. */
+function schedStat(c: ChildProcess): { run: number; wait: number } {
   try {
-    const f = readFileSync(`/proc/${c.pid}/stat`, 'utf8');
-    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+    let run = 0;
+    let wait = 0;
+    for (const t of readdirSync(`/proc/${c.pid}/task`)) {
+      try {
+        const [r, w] = readFileSync(`/proc/${c.pid}/task/${t}/schedstat`, 'utf8').split(' ');
+        run += Number(r);
+        wait += Number(w);
+      } catch {
+        // the thread exited meanwhile
+      }
+    }
+    return { run: run / 1e9, wait: wait / 1e9 };
   } catch {
-    return NaN;
+    try {
+      const f = readFileSync(`/proc/${c.pid}/stat`, 'utf8');
+      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      return { run: (Number(fields[11]) + Number(fields[12])) / 100, wait: NaN }; // utime, stime in clock ticks (USER_HZ = 100)
+    } catch {
+      return { run: NaN, wait: NaN };
+    }
   }
 }
 
@@ -366,48 +395,85 @@ function pct(sorted: number[], q: number): number {
 }
 
 /** Every round trip of a row over all rounds (µs), relay CPU µs per round trip and GCs during the phase. */
-const rttDetail = new Map<string, { times: number[]; cpuUs: number[][]; gcs: string[] }>();
+const rttDetail = new Map<string, { times: number[]; cpuUs: number[][]; waitUs: number[][]; gcs: string[] }>();
 
-/**
- * 100-byte request/response round trips on one stream: p50/p99 in microseconds. The same
- * generator for every row: one 100-byte write, wait until 100 bytes are back, next.
- */
-async function roundTrips(row: Row): Promise<{ p50: number; p99: number }> {
+/** One row's round-trip client: one open stream, one 100-byte write at a time, waits for the 100 bytes back. */
+interface RttClient {
+  row: Row;
+  /** Runs n round trips; their times (µs) are appended to `times` when given. */
+  run(n: number, times: number[] | null): Promise<void>;
+  close(): void;
+}
+
+async function rttClient(row: Row): Promise<RttClient> {
   const s = await row.open('E');
   const msg = randomBytes(100);
-  const times: number[] = [];
   let have = 0;
   let wake: (() => void) | null = null;
   s.on('data', (c: Buffer) => {
     have += c.length;
     if (have >= 100 && wake) wake();
   });
-  const relays = row.relays ?? [];
-  let cpu0: number[] = [];
-  let gc0: { scavenges: number; markCompacts: number }[] = [];
-  for (let i = 0; i < C.warmup + C.roundTrips; i++) {
-    if (i === C.warmup) {
-      cpu0 = relays.map(cpuSeconds);
-      gc0 = relays.map((c) => ({ ...gcCount(c) }));
+  return {
+    row,
+    async run(n, times) {
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        const got = new Promise<void>((r) => (wake = r));
+        s.write(msg);
+        if (have < 100) await got;
+        have -= 100;
+        wake = null;
+        if (times) times.push((performance.now() - t0) * 1000);
+      }
+    },
+    close: () => s.destroy(),
+  };
+}
+
+/**
+ * 100-byte request/response round trips, every row in one phase: each row's stream is
+ * warmed up (C.warmup round trips), then the rows take turns in blocks of C.rttBlock
+ * round trips until each has C.roundTrips, so that a burst of load from elsewhere on
+ * the machine falls on every row alike rather than on whichever row ran at that moment.
+ * The same generator for every row, and the same percentile rule (pct). Returns
+ * p50/p99 per row (µs).
+ */
+async function roundTrips(rows: Row[]): Promise<Map<string, { p50: number; p99: number }>> {
+  const clients: RttClient[] = [];
+  for (const r of rows) clients.push(await rttClient(r));
+  for (const c of clients) await c.run(C.warmup, null);
+  const times = clients.map(() => [] as number[]);
+  const sched0 = clients.map((c) => (c.row.relays ?? []).map(schedStat));
+  const gc0 = clients.map((c) => (c.row.relays ?? []).map((p) => ({ ...gcCount(p) })));
+  for (let done = 0; done < C.roundTrips; done += C.rttBlock) {
+    for (let k = 0; k < clients.length; k++) await clients[k]!.run(Math.min(C.rttBlock, C.roundTrips - done), times[k]!);
+  }
+  const out = new Map<string, { p50: number; p99: number }>();
+  clients.forEach((c, k) => {
+    c.close();
+    const t = times[k]!;
+    if (process.env.WEFT_TUNNEL_RTT_DECILES === '1') {
+      // Where the slow round trips fall in the run (tenths): clustered at the start means warm-up (JIT), spread means load.
+      const slow = pct([...t].sort((a, b) => a - b), 0.99);
+      const tenths = new Array<number>(10).fill(0);
+      t.forEach((x, i) => x >= slow && tenths[Math.floor((i * 10) / t.length)]!++);
+      progress(`${c.row.name}: round trips ≥ p99 (${slow.toFixed(0)} µs) by tenth of the run: ${tenths.join(' ')}`);
     }
-    const t0 = performance.now();
-    const got = new Promise<void>((r) => (wake = r));
-    s.write(msg);
-    if (have < 100) await got;
-    have -= 100;
-    wake = null;
-    if (i >= C.warmup) times.push((performance.now() - t0) * 1000);
-  }
-  s.destroy();
-  const d = rttDetail.get(row.name) ?? { times: [], cpuUs: [], gcs: [] };
-  rttDetail.set(row.name, d);
-  d.times.push(...times);
-  if (relays.length > 0) {
-    d.cpuUs.push(relays.map((c, i) => ((cpuSeconds(c) - cpu0[i]!) * 1e6) / C.roundTrips));
-    d.gcs.push(relays.map((c, i) => `${gcCount(c).scavenges - gc0[i]!.scavenges}/${gcCount(c).markCompacts - gc0[i]!.markCompacts}`).join(' + '));
-  }
-  times.sort((a, b) => a - b);
-  return { p50: pct(times, 0.5), p99: pct(times, 0.99) };
+    const relays = c.row.relays ?? [];
+    const d = rttDetail.get(c.row.name) ?? { times: [], cpuUs: [], waitUs: [], gcs: [] };
+    rttDetail.set(c.row.name, d);
+    d.times.push(...t);
+    if (relays.length > 0) {
+      const now = relays.map(schedStat);
+      d.cpuUs.push(now.map((x, i) => ((x.run - sched0[k]![i]!.run) * 1e6) / C.roundTrips));
+      d.waitUs.push(now.map((x, i) => ((x.wait - sched0[k]![i]!.wait) * 1e6) / C.roundTrips));
+      d.gcs.push(relays.map((p, i) => `${gcCount(p).scavenges - gc0[k]![i]!.scavenges}/${gcCount(p).markCompacts - gc0[k]![i]!.markCompacts}`).join(' + '));
+    }
+    t.sort((a, b) => a - b);
+    out.set(c.row.name, { p50: pct(t, 0.5), p99: pct(t, 0.99) });
+  });
+  return out;
 }
 
 /** The round trips' distribution per row, all rounds pooled: percentiles, a log2 histogram, relay CPU per round trip. */
@@ -422,12 +488,12 @@ function printRttDistribution(): void {
       while (b < edges.length && x >= edges[b]!) b++;
       hist[b]!++;
     }
-    const cpu = d.cpuUs.length ? d.cpuUs[0]!.map((_, i) => median(d.cpuUs.map((r) => r[i]!)).toFixed(1)).join(' + ') : '-';
-    rows.push([name, ...[0.5, 0.9, 0.99, 0.999].map((q) => pct(t, q).toFixed(0)), t[t.length - 1]!.toFixed(0), hist.join(' '), cpu, d.gcs.join(', ') || '-']);
+    const med = (xs: number[][]) => (xs.length ? xs[0]!.map((_, i) => median(xs.map((r) => r[i]!)).toFixed(1)).join(' + ') : '-');
+    rows.push([name, ...[0.5, 0.9, 0.99, 0.999].map((q) => pct(t, q).toFixed(0)), t[t.length - 1]!.toFixed(0), hist.join(' '), med(d.cpuUs), med(d.waitUs), d.gcs.join(', ') || '-']);
   }
   printGrid(
     'round trips, all rounds pooled (µs); histogram buckets <50 <100 <200 <400 <800 <1600 <3200 <6400 ≥6400',
-    ['path', 'p50', 'p90', 'p99', 'p99.9', 'max', 'histogram', 'relay CPU µs/RT (hop 1 + 2)', 'GCs per round (scav/mc, --trace-gc)'],
+    ['path', 'p50', 'p90', 'p99', 'p99.9', 'max', 'histogram', 'relay CPU µs/RT (hop 1 + 2)', 'relay run-queue wait µs/RT', 'GCs per round (scav/mc, --trace-gc)'],
     rows,
   );
 }
@@ -581,13 +647,13 @@ export async function run(): Promise<void> {
       rows.push(weft.row);
       progress('weft agents ready');
     }
-    // A/B comparisons of two builds in one run: WEFT_TUNNEL_BASELINE_CLI=/copy/of/dist/src/cli.js
-    // adds the row `weft agent A → B (baseline)`, an agent pair started from that build.
-    const baselineCli = process.env.WEFT_TUNNEL_BASELINE_CLI;
-    if (baselineCli) {
-      const w = await weftPair(undefined, baselineCli, 'baseline');
-      rows.push(w.row);
-      progress('weft agents (baseline build) ready');
+    // A/B comparisons of builds in one run: WEFT_TUNNEL_BASELINE_CLI=/copy/of/dist/src/cli.js adds
+    // the row `weft agent A → B (baseline)`, an agent pair started from that build (several:
+    // label=path,label=path).
+    for (const item of (process.env.WEFT_TUNNEL_BASELINE_CLI ?? '').split(',').filter(Boolean)) {
+      const [label, cli] = item.includes('=') ? (item.split('=') as [string, string]) : ['baseline', item];
+      rows.push((await weftPair(undefined, cli, label)).row);
+      progress(`weft agents (${label} build) ready`);
     }
     let firstWeft = weft;
     for (const engine of ['wasm', 'auto', 'native'] as const) {
@@ -606,10 +672,13 @@ export async function run(): Promise<void> {
         progress(`round ${round + 1}: ${r.name}`);
         if (phase('bulk1')) s.one.push(await bulk(r, C.bulkBytes, 1));
         if (phase('bulk16')) s.many.push(await bulk(r, C.bulkBytes, C.parallel));
-        if (phase('rtt')) {
-          const rt = await roundTrips(r);
-          s.p50.push(rt.p50);
-          s.p99.push(rt.p99);
+      }
+      if (phase('rtt')) {
+        progress(`round ${round + 1}: round trips, rows in turns`);
+        const rt = await roundTrips(rows);
+        for (const r of rows) {
+          samples.get(r.name)!.p50.push(rt.get(r.name)!.p50);
+          samples.get(r.name)!.p99.push(rt.get(r.name)!.p99);
         }
       }
     }

@@ -318,14 +318,26 @@ async function weftPair(engine?: AeadEngineChoice, cli = CLI, label = ''): Promi
 // ---------------------------------------------------------------- the traffic
 
 /**
- * CPU seconds a process has used so far, all its threads: from /proc/<pid>/task/<tid>/schedstat
- * (nanoseconds on CPU, Linux), else /proc/<pid>/stat (utime + stime, 10 ms ticks); NaN elsewhere.
+ * CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (Linux; the
+ * whole thread group, threads that exited included — stunnel runs a thread per connection);
+ * NaN elsewhere. 10 ms ticks: fine for the bulk runs' seconds.
  */
 function cpuSeconds(c: ChildProcess): number {
-  return schedStat(c).run;
+  try {
+    const f = readFileSync(`/proc/${c.pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
 }
 
-/** Seconds on CPU and seconds waiting on a run queue (runnable, not running), summed over the process's threads. */
+/**
+ * Seconds on CPU and seconds runnable but waiting for a CPU (run-queue wait), summed over the
+ * process's live threads, from /proc/<pid>/task/<tid>/schedstat (nanoseconds, Linux): precise
+ * enough for the round trips' microseconds. Read while the streams are open (a stunnel
+ * connection's thread exits with it). NaN where there is no schedstat.
+ */
 function schedStat(c: ChildProcess): { run: number; wait: number } {
   try {
     let run = 0;
@@ -341,13 +353,7 @@ function schedStat(c: ChildProcess): { run: number; wait: number } {
     }
     return { run: run / 1e9, wait: wait / 1e9 };
   } catch {
-    try {
-      const f = readFileSync(`/proc/${c.pid}/stat`, 'utf8');
-      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      return { run: (Number(fields[11]) + Number(fields[12])) / 100, wait: NaN }; // utime, stime in clock ticks (USER_HZ = 100)
-    } catch {
-      return { run: NaN, wait: NaN };
-    }
+    return { run: NaN, wait: NaN };
   }
 }
 
@@ -449,6 +455,7 @@ async function roundTrips(rows: Row[]): Promise<Map<string, { p50: number; p99: 
   for (let done = 0; done < C.roundTrips; done += C.rttBlock) {
     for (let k = 0; k < clients.length; k++) await clients[k]!.run(Math.min(C.rttBlock, C.roundTrips - done), times[k]!);
   }
+  const sched1 = clients.map((c) => (c.row.relays ?? []).map(schedStat));
   const out = new Map<string, { p50: number; p99: number }>();
   clients.forEach((c, k) => {
     c.close();
@@ -465,7 +472,7 @@ async function roundTrips(rows: Row[]): Promise<Map<string, { p50: number; p99: 
     rttDetail.set(c.row.name, d);
     d.times.push(...t);
     if (relays.length > 0) {
-      const now = relays.map(schedStat);
+      const now = sched1[k]!;
       d.cpuUs.push(now.map((x, i) => ((x.run - sched0[k]![i]!.run) * 1e6) / C.roundTrips));
       d.waitUs.push(now.map((x, i) => ((x.wait - sched0[k]![i]!.wait) * 1e6) / C.roundTrips));
       d.gcs.push(relays.map((p, i) => `${gcCount(p).scavenges - gc0[k]![i]!.scavenges}/${gcCount(p).markCompacts - gc0[k]![i]!.markCompacts}`).join(' + '));

@@ -256,17 +256,17 @@ interface WeftAgents {
   clientSocket: string;
 }
 
-async function startWeftAgent(name: string, config: Record<string, unknown>, expose: boolean, cli = CLI): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
+async function startWeftAgent(name: string, config: Record<string, unknown>, expose: boolean, cli = CLI, flags: string[] = []): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
   const d = join(dir, name);
   mkdirSync(join(d, 'meshlets'), { recursive: true });
   writeFileSync(join(d, 'secret'), 'bench cluster secret', { mode: 0o600 });
   const file = join(d, 'agent.yaml');
   writeFileSync(file, stringify({ socketRoot: join(d, 's'), admin: { host: '127.0.0.1', port: 0 }, meshlets: { paths: [join(d, 'meshlets')], watch: false }, ...config }));
   const env = { ...process.env, ...(expose ? { NODE_OPTIONS: '--expose-gc' } : {}) };
-  return spawnReady(process.execPath, [...AGENT_FLAGS, cli, 'agent', '--config', file], (l) => l.msg === 'agent ready', env);
+  return spawnReady(process.execPath, [...AGENT_FLAGS, ...flags, cli, 'agent', '--config', file], (l) => l.msg === 'agent ready', env);
 }
 
-async function weftPair(engine?: AeadEngineChoice, cli = CLI, label = ''): Promise<WeftAgents> {
+async function weftPair(engine?: AeadEngineChoice, cli = CLI, label = '', flags: string[] = []): Promise<WeftAgents> {
   const meshlet = (n: string, spec: Record<string, unknown>) => ({ apiVersion: 'weft.dev/v1alpha1', kind: 'Meshlet', metadata: { name: n, namespace: 'bench' }, spec });
   const tag = (engine ? `-${engine}` : '') + (label ? `-${label}` : '');
   const aead = engine ? { aead: engine } : {};
@@ -274,7 +274,7 @@ async function weftPair(engine?: AeadEngineChoice, cli = CLI, label = ''): Promi
   const bConf = { tunnel: { name: 'b', listen: '127.0.0.1:0', identityFile: join(bDir, 'id.json'), secretFile: join(bDir, 'secret'), ...aead } };
   mkdirSync(join(bDir, 'meshlets'), { recursive: true });
   writeFileSync(join(bDir, 'meshlets', 'svc.yaml'), stringify(meshlet('svc', { provides: ['sink'] })));
-  const b = await startWeftAgent('b' + tag, bConf, true, cli);
+  const b = await startWeftAgent('b' + tag, bConf, true, cli, flags);
   const sinkPath = join(bDir, 's', 'bench', 'svc', 'main', 'server', 'sink');
   mkdirSync(join(bDir, 's', 'bench', 'svc', 'main', 'server'), { recursive: true });
   const sink = await startSink(['--unix', sinkPath]);
@@ -296,6 +296,7 @@ async function weftPair(engine?: AeadEngineChoice, cli = CLI, label = ''): Promi
     },
     true,
     cli,
+    flags,
   );
   const clientSocket = join(aDir, 's', 'bench', 'app', 'main', 'client', 'meshless');
   const request = Buffer.from(encodeRequest('sink.svc.bench'));
@@ -661,6 +662,13 @@ export async function run(): Promise<void> {
       const [label, cli] = item.includes('=') ? (item.split('=') as [string, string]) : ['baseline', item];
       rows.push((await weftPair(undefined, cli, label)).row);
       progress(`weft agents (${label} build) ready`);
+    }
+    // Node flags compared side by side: WEFT_TUNNEL_FLAG_ROWS="stgc=--single-threaded-gc;semi=--max-semi-space-size=32"
+    // adds an agent pair per entry, this build with those flags on top of the usual ones.
+    for (const item of (process.env.WEFT_TUNNEL_FLAG_ROWS ?? '').split(';').filter(Boolean)) {
+      const [label, flags] = item.split('=', 2) as [string, string];
+      rows.push((await weftPair(undefined, CLI, label, item.slice(label.length + 1).split(' ').filter(Boolean))).row);
+      progress(`weft agents (${label}: ${flags}) ready`);
     }
     let firstWeft = weft;
     for (const engine of ['wasm', 'auto', 'native'] as const) {

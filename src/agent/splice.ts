@@ -19,21 +19,6 @@ export type SpliceEnd = 'closed' | 'idle' | 'error' | 'aborted';
 const kSplice = Symbol('weft.splice');
 type Spliced = Duplex & { [kSplice]?: Splice };
 
-/**
- * An upstream with a direct path (a tunnel stream, src/tunnel/stream.ts): writeDirect()
- * takes a chunk without Writable's bookkeeping when its writable side is idle, and
- * onDirectData receives data without push() and a 'data' event while it is flowing.
- * Same bytes, same order, same backpressure; less work per chunk on request/response
- * traffic (docs/tunnel.md, "Round-trip tail").
- */
-interface DirectUpstream {
-  writeDirect(chunk: Buffer): boolean;
-  onDirectData: ((this: Duplex, chunk: Buffer) => void) | null;
-}
-function isDirect(d: Duplex): d is Duplex & DirectUpstream {
-  return typeof (d as Partial<DirectUpstream>).writeDirect === 'function' && 'onDirectData' in d;
-}
-
 export class Splice {
   /** Client → service bytes. */
   bytesUp = 0;
@@ -48,7 +33,6 @@ export class Splice {
   /** @internal Bytes moved since the idle sweep last looked; its count of quiet sweeps. */ active = false;
   /** @internal */ quiet = 0;
   /** @internal */ sweep: IdleSweep | undefined;
-  /** @internal The upstream has a direct path (a tunnel stream). */ readonly direct: boolean;
 
   constructor(
     readonly client: Socket,
@@ -60,10 +44,8 @@ export class Splice {
     const u = upstream as Spliced;
     c[kSplice] = this;
     u[kSplice] = this;
-    this.direct = isDirect(upstream);
     c.on('data', onClientData);
     u.on('data', onUpstreamData);
-    if (isDirect(u)) u.onDirectData = onUpstreamData;
     c.on('end', onSideEnd);
     u.on('end', onSideEnd);
     c.on('error', onSideError);
@@ -94,7 +76,6 @@ function onClientData(this: Spliced, chunk: Buffer): void {
   s.bytesUp += chunk.length;
   s.active = true;
   const u = s.upstream;
-  if (s.direct && (u as Duplex & DirectUpstream).writeDirect(chunk)) return;
   if (!u.write(chunk) && !this.isPaused()) {
     this.pause();
     u.on('drain', onDrain);

@@ -361,11 +361,6 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
   /** @internal */
   _streamEnd(s: TunnelStream): void {
     if (!(s.flags & StreamFlag.LOCAL) && !(s.flags & StreamFlag.ACCEPTED)) this._streamAccept(s);
-    if (s.pending > 0 || s.waiting !== null) {
-      // A direct write (writeDirect) is not framed yet: FIN goes after it.
-      s.flags |= StreamFlag.FIN_AFTER_DATA;
-      return;
-    }
     s.flags |= StreamFlag.LOCAL_FIN;
     this.queueFrame(FrameType.FIN, 0, s.id, EMPTY);
     const cb = s.finalCallback!;
@@ -406,17 +401,12 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
         this.queueRst(s.id, err ? TunnelErrorCode.INTERNAL_ERROR : TunnelErrorCode.CANCEL);
       }
     }
-    s.chunks = null;
-    s.chunk = null;
     if (s.writeCallback) {
+      s.chunks = null;
+      s.chunk = null;
       const cb = s.writeCallback;
       s.writeCallback = null;
       cb(err ?? new WeftError('WEFT-T008', 'stream destroyed'));
-    }
-    if (s.waiting !== null) {
-      const w = s.waiting;
-      s.waiting = null;
-      w.callback(err ?? new WeftError('WEFT-T008', 'stream destroyed'));
     }
     if (s.opened) {
       const o = s.opened;
@@ -585,13 +575,11 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
         if (full) budget = 0;
         if (s.pending === 0) {
           s.flags &= ~StreamFlag.QUEUED;
-          const cb = s.writeCallback;
+          const cb = s.writeCallback!;
           s.writeCallback = null;
           s.chunks = null;
           s.chunk = null;
-          if (cb !== null) this.afterFlush.push(cb);
-          // (null: a direct write.) A write that waited for it, or the FIN behind it, comes next.
-          else if (s.waiting !== null || (s.flags & StreamFlag.FIN_AFTER_DATA)) this.afterDirectWrite(s);
+          this.afterFlush.push(cb);
         } else if (s.sendWindow > 0) {
           next.push(s);
         } else {
@@ -681,24 +669,6 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
     this.wireCount--;
     if (w && this.wirePool.length < WIRE_POOL) this.wirePool.push(w);
   };
-
-  /** A direct write was framed: queue the write that waited for it, or the FIN that did. */
-  private afterDirectWrite(s: TunnelStream): void {
-    const w = s.waiting;
-    if (w !== null) {
-      s.waiting = null;
-      s.chunk = w.one;
-      s.chunks = w.list;
-      s.chunkIndex = 0;
-      s.chunkOffset = 0;
-      s.pending = w.n;
-      s.writeCallback = w.callback;
-      this._streamWrite(s);
-      return;
-    }
-    s.flags &= ~StreamFlag.FIN_AFTER_DATA;
-    if (s.finalCallback !== null && !(s.flags & StreamFlag.RESET)) this._streamEnd(s);
-  }
 
   /** Copies n bytes of s's pending chunks to out[at]. */
   private copyOut(s: TunnelStream, out: Uint8Array, at: number, n: number): void {
@@ -963,10 +933,7 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
       let chunk = more === null ? first : Buffer.concat([first, ...more], n);
       // A small chunk must not keep a whole receive buffer alive while its reader stalls.
       if (chunk.length < chunk.buffer.byteLength >>> 3) chunk = Buffer.from(chunk);
-      const direct = s.onDirectData;
-      // Straight to a consumer that forwards at once, when push() would emit it at once anyway.
-      if (direct !== null && s.readableFlowing === true && s.readableLength === 0 && !s.readableEnded) direct.call(s, chunk);
-      else s.push(chunk);
+      s.push(chunk);
       if (s.finQueued) {
         s.finQueued = false;
         s.push(null);

@@ -66,17 +66,7 @@ export const StreamFlag = {
   RESET: 32,
   /** In the session's ready list. */
   QUEUED: 64,
-  /** end() came while a direct write was still unframed: FIN follows it. */
-  FIN_AFTER_DATA: 128,
 } as const;
-
-/** A Writable write that arrived while a direct write was unframed: taken once that one is. */
-interface WaitingWrite {
-  one: Buffer | null;
-  list: Buffer[] | null;
-  n: number;
-  callback: (err?: Error | null) => void;
-}
 
 /**
  * Service and meshlet names are few and streams many: each stream holds the one
@@ -116,14 +106,6 @@ export class TunnelStream extends Duplex {
   /** @internal */ inboxMore: Buffer[] | null = null;
   /** @internal */ inboxBytes = 0;
   /** @internal The peer's FIN arrived behind data still in the inbox. */ finQueued = false;
-  /** @internal A write that waits for a direct write (writeDirect) to be framed. */ waiting: WaitingWrite | null = null;
-  /**
-   * Set by a consumer that forwards every chunk at once (the agent's splice): while the
-   * readable side is flowing and holds nothing, received data is handed to it directly,
-   * `this` = the stream, instead of through push() and a 'data' event — the same call,
-   * without Readable's bookkeeping per chunk. Otherwise (paused, buffered) push() as usual.
-   */
-  onDirectData: ((this: TunnelStream, chunk: Buffer) => void) | null = null;
   /** @internal Opener side: settles openStream(). */ opened: { resolve: (s: TunnelStream) => void; reject: (e: Error) => void } | null = null;
 
   /** @internal Streams are made by TunnelSession (openStream, or a peer's OPEN). */
@@ -170,37 +152,9 @@ export class TunnelStream extends Duplex {
     this.queue(chunk, null, chunk.length, callback);
   }
 
-  /**
-   * Hands one chunk to the session without Writable's bookkeeping, when the writable side
-   * is idle (nothing buffered, no write or direct write unframed, not ending); false
-   * otherwise — then write() as usual. For a consumer that forwards chunks as they come
-   * (the agent's splice) this is the common case of request/response traffic. A write()
-   * that follows before the chunk is framed waits for it; end() sends FIN after it.
-   */
-  writeDirect(chunk: Buffer): boolean {
-    if (
-      this.chunk !== null || this.chunks !== null || this.pending !== 0 || this.waiting !== null ||
-      (this.flags & (StreamFlag.RESET | StreamFlag.LOCAL_FIN)) !== 0 || this.destroyed ||
-      this.writableLength !== 0 || this.writableEnded || this.writableCorked !== 0 || chunk.length === 0
-    ) return false;
-    this.chunk = chunk;
-    this.chunks = null;
-    this.chunkIndex = 0;
-    this.chunkOffset = 0;
-    this.pending = chunk.length;
-    this.writeCallback = null;
-    this.owner._streamWrite(this);
-    return true;
-  }
-
   private queue(one: Buffer | null, list: Buffer[] | null, n: number, callback: (err?: Error | null) => void): void {
     if (this.flags & StreamFlag.RESET) return callback(new WeftError('WEFT-T008', 'stream is reset'));
     if (n === 0) return callback();
-    if (this.chunk !== null || this.chunks !== null) {
-      // A direct write is not framed yet: this one follows it (the session takes it then).
-      this.waiting = { one, list, n, callback };
-      return;
-    }
     this.chunk = one;
     this.chunks = list;
     this.chunkIndex = 0;

@@ -440,8 +440,8 @@ async function rttClient(row: Row): Promise<RttClient> {
 
 /**
  * 100-byte request/response round trips, every row in one phase: each row's stream is
- * warmed up (C.warmup round trips), then the rows take turns in blocks of C.rttBlock
- * round trips until each has C.roundTrips, so that a burst of load from elsewhere on
+ * warmed up (C.warmup round trips), then the rows take turns (forward, backward, …) in
+ * blocks of C.rttBlock round trips until each has C.roundTrips, so that a burst of load from elsewhere on
  * the machine falls on every row alike rather than on whichever row ran at that moment.
  * The same generator for every row, and the same percentile rule (pct). Returns
  * p50/p99 per row (µs).
@@ -453,8 +453,13 @@ async function roundTrips(rows: Row[]): Promise<Map<string, { p50: number; p99: 
   const times = clients.map(() => [] as number[]);
   const sched0 = clients.map((c) => (c.row.relays ?? []).map(schedStat));
   const gc0 = clients.map((c) => (c.row.relays ?? []).map((p) => ({ ...gcCount(p) })));
-  for (let done = 0; done < C.roundTrips; done += C.rttBlock) {
-    for (let k = 0; k < clients.length; k++) await clients[k]!.run(Math.min(C.rttBlock, C.roundTrips - done), times[k]!);
+  // Every other turn in reverse order: no row always runs right after the same other row
+  // (the row after stunnel4's block measured a few % more CPU per round trip, whichever it was).
+  for (let done = 0, turn = 0; done < C.roundTrips; done += C.rttBlock, turn++) {
+    for (let j = 0; j < clients.length; j++) {
+      const k = turn % 2 === 0 ? j : clients.length - 1 - j;
+      await clients[k]!.run(Math.min(C.rttBlock, C.roundTrips - done), times[k]!);
+    }
   }
   const sched1 = clients.map((c) => (c.row.relays ?? []).map(schedStat));
   const out = new Map<string, { p50: number; p99: number }>();

@@ -21,7 +21,6 @@
 import { aeadKernel, AEAD_TAG_LENGTH, type AeadKernel } from '../kernel/aead.js';
 import { nativeFrom, nativeOpen, nativeSealInto, type AeadEngineChoice } from './aead-engine.js';
 import { rekey } from './noise.js';
-import { copyBytes } from './bytes.js';
 import { MAX_RECORD_PLAINTEXT, MAX_RECORD_SEALED, RECORD_FLAG_KEY_UPDATE, RECORD_HEADER_SIZE } from './options.js';
 
 export interface RekeyPolicy {
@@ -106,15 +105,12 @@ export class RecordSealer {
     h[2] = update ? RECORD_FLAG_KEY_UPDATE : 0;
     h[3] = 0;
     const s = this.state;
-    out[at] = h[0]!;
-    out[at + 1] = h[1]!;
-    out[at + 2] = h[2]!;
-    out[at + 3] = 0;
+    out.set(h, at);
     if (length >= this.nativeFrom) {
       nativeSealInto(s.key, s.nonce, h, this.kernel.io.subarray(0, length), out, at + RECORD_HEADER_SIZE);
     } else {
       this.kernel.sealInPlace(s.key, s.nonce, length, h);
-      copyBytes(this.kernel.io, 0, out, at + RECORD_HEADER_SIZE, sealed);
+      out.set(this.kernel.io.subarray(0, sealed), at + RECORD_HEADER_SIZE);
     }
     s.advance();
     this.sinceRekey++;
@@ -215,28 +211,26 @@ export class RecordOpener {
   }
 
   /**
-   * Opens one whole sealed record, src[from, from + need); hands the plaintext to sink,
-   * with `end`: the offset in the chunk just past this record when it came whole from
-   * the chunk being fed (its bytes there are free once opened), else -1.
+   * Opens one whole sealed record; hands the plaintext to sink, with `end`: the
+   * offset in the chunk just past this record when it came whole from the chunk
+   * being fed (its bytes there are free once opened), else -1.
    */
-  private open(src: Uint8Array, from: number, aad: Uint8Array, sink: RecordSink, end: number): boolean {
-    const sealedLength = this.need;
-    const n = sealedLength - AEAD_TAG_LENGTH;
+  private open(sealed: Uint8Array, aad: Uint8Array, sink: RecordSink, end: number): boolean {
+    const n = sealed.length - AEAD_TAG_LENGTH;
     const s = this.state;
     let out: Buffer;
     let r: number;
     if (n >= this.nativeFrom) {
-      const plain = nativeOpen(s.key, s.nonce, aad, src.subarray(from, from + sealedLength));
+      const plain = nativeOpen(s.key, s.nonce, aad, sealed);
       r = plain ? n : -1;
       out = plain ?? EMPTY;
     } else if (this.ioView) {
-      // Into the kernel and opened there; no view objects per record (small records: zero garbage).
-      copyBytes(src, from, this.ioView, 0, sealedLength);
-      r = this.kernel.openInPlace(s.key, s.nonce, sealedLength, aad);
-      out = this.plainView(n);
+      this.ioView.set(sealed);
+      r = this.kernel.openInPlace(s.key, s.nonce, sealed.length, aad);
+      out = this.ioView.subarray(0, n);
     } else {
       out = n === 0 ? EMPTY : Buffer.allocUnsafe(n);
-      r = this.kernel.openInto(s.key, s.nonce, src.subarray(from, from + sealedLength), aad, out);
+      r = this.kernel.openInto(s.key, s.nonce, sealed, aad, out);
     }
     if (r < 0) {
       this.error = RecordError.AUTH_FAILED;
@@ -250,13 +244,6 @@ export class RecordOpener {
     return go;
   }
 
-  /** The transient plaintext view io[0, n), kept while records keep one size (request/response traffic). */
-  private view: Buffer = EMPTY;
-  private plainView(n: number): Buffer {
-    if (this.view.length !== n) this.view = this.ioView!.subarray(0, n);
-    return this.view;
-  }
-
   /**
    * Consumes chunk; calls sink with each record's plaintext in order (sink returns false
    * to stop). Returns false when it stopped: on a record error (see `error`) or because
@@ -267,31 +254,30 @@ export class RecordOpener {
     this.bytes += chunk.length;
     let p = 0;
     const end = chunk.length;
-    const h = this.header;
     while (p < end) {
       if (this.need === 0) {
         // Header: straight from the chunk, or assembled across chunks.
         if (this.headerHave === 0 && end - p >= RECORD_HEADER_SIZE) {
           const e = this.checkHeader(chunk, p);
           if (e !== RecordError.NONE) return this.stop(e);
-          h[0] = chunk[p]!;
-          h[1] = chunk[p + 1]!;
-          h[2] = chunk[p + 2]!;
-          h[3] = chunk[p + 3]!;
+          this.header.set(chunk.subarray(p, p + RECORD_HEADER_SIZE));
           p += RECORD_HEADER_SIZE;
         } else {
-          while (this.headerHave < RECORD_HEADER_SIZE && p < end) h[this.headerHave++] = chunk[p++]!;
+          const take = Math.min(RECORD_HEADER_SIZE - this.headerHave, end - p);
+          this.header.set(chunk.subarray(p, p + take), this.headerHave);
+          this.headerHave += take;
+          p += take;
           if (this.headerHave < RECORD_HEADER_SIZE) return true;
           this.headerHave = 0;
-          const e = this.checkHeader(h, 0);
+          const e = this.checkHeader(this.header, 0);
           if (e !== RecordError.NONE) return this.stop(e);
         }
       }
       // Body: open in place from the chunk when whole, else assemble.
       if (this.partialHave === 0 && end - p >= this.need) {
-        const from = p;
+        const sealed = chunk.subarray(p, p + this.need);
         p += this.need;
-        if (!this.open(chunk, from, h, sink, p)) return false;
+        if (!this.open(sealed, this.header, sink, p)) return false;
         continue;
       }
       if (!this.partial) this.partial = Buffer.allocUnsafe(MAX_RECORD_SEALED);
@@ -300,8 +286,9 @@ export class RecordOpener {
       this.partialHave += take;
       p += take;
       if (this.partialHave < this.need) return true;
+      const sealed = this.partial.subarray(0, this.need);
       this.partialHave = 0;
-      if (!this.open(this.partial, 0, h, sink, -1)) return false;
+      if (!this.open(sealed, this.header, sink, -1)) return false;
     }
     return true;
   }

@@ -29,8 +29,6 @@ import { DEFAULT_AEAD_ENGINE, FEATURE_ACCEPT, FRAME_ACCEPT, MAX_RECORD_PLAINTEXT
 import { TunnelStream, TunnelStreamError, StreamFlag, rstCodeName, type StreamInfo, type StreamOwner } from './stream.js';
 import { formatPublicKey } from './identity.js';
 import { trackResource } from './resources.js';
-import { copyBytes } from './bytes.js';
-import { ReuseList } from './reuse-list.js';
 import type { HandshakeResult, Role } from './handshake.js';
 
 export interface SessionStats {
@@ -73,23 +71,7 @@ const STREAM_QUANTUM = 64 << 10;
 const RX_BUFFER = 256 << 10;
 /** Outgoing buffers kept for reuse per session. */
 const WIRE_POOL = 4;
-/** Pooled outgoing buffers tracked while the socket writes them (beyond: written, then dropped). */
-const WIRE_IN_FLIGHT = 8;
 const ZERO8 = new Uint8Array(8);
-const EMPTY_BUFFER = Buffer.alloc(0);
-
-/** A reusable outgoing buffer, and the view of it last written (reused while flushes keep one size). */
-class WireBuffer {
-  readonly buf: Buffer;
-  private last: Buffer = EMPTY_BUFFER;
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
-  }
-  view(n: number): Buffer {
-    if (this.last.length !== n) this.last = this.buf.subarray(0, n);
-    return this.last;
-  }
-}
 const EMPTY = new Uint8Array(0);
 
 const enum State {
@@ -140,15 +122,10 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
   private pendingData = 0;
 
   // Sending.
-  // Lists that keep their storage (ReuseList): no array allocated per message.
-  private ready = new ReuseList<TunnelStream>();
-  private readySpare = new ReuseList<TunnelStream>();
-  private readyNext = new ReuseList<TunnelStream>();
+  private ready: TunnelStream[] = [];
   private ctrl = new Uint8Array(256);
   private ctrlLen = 0;
-  private afterFlush = new ReuseList<(err?: Error | null) => void>();
-  private afterFlushSpare = new ReuseList<(err?: Error | null) => void>();
-  private runningAfterFlush = false;
+  private afterFlush: ((err?: Error | null) => void)[] = [];
   private flushScheduled = false;
   private readonly flushBound = () => this.flush();
 
@@ -403,7 +380,6 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
     }
     if (s.writeCallback) {
       s.chunks = null;
-      s.chunk = null;
       const cb = s.writeCallback;
       s.writeCallback = null;
       cb(err ?? new WeftError('WEFT-T008', 'stream destroyed'));
@@ -498,37 +474,46 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
     const records = Math.ceil(plain / (MAX_RECORD_PLAINTEXT - SESSION_DATA_MIN_FRAGMENT)) + 1;
     const need = plain + records * (RECORD_HEADER_SIZE + 16) + SESSION_DATA_MIN_FRAGMENT;
     // Outgoing buffers are reused once the socket has written them (no garbage per flush).
-    const pooled = need <= this.wireSize ? (this.wirePool.pop() ?? new WireBuffer(this.wireSize)) : null;
-    const wire = pooled !== null ? pooled.buf : Buffer.allocUnsafe(need);
-    this.fWire = wire;
-    this.fPos = 0;
-    this.fRec = 0;
-    this.fNow = performance.now();
+    const pooled = need <= this.wireSize ? this.wirePool.pop() : undefined;
+    const wire = pooled ?? Buffer.allocUnsafe(need <= this.wireSize ? this.wireSize : need);
     const io = this.io;
+    const now = performance.now();
+    let pos = 0;
+    let rec = 0;
+    const closeRecord = () => {
+      if (rec > 0) {
+        pos += this.sealer.sealFromIo(rec, wire, pos, now);
+        rec = 0;
+      }
+    };
+    /** Makes room for n plaintext bytes in the current record (n ≤ a record); false if the buffer is full. */
+    const room = (n: number): boolean => {
+      if (rec + n > MAX_RECORD_PLAINTEXT) closeRecord();
+      return pos + RECORD_HEADER_SIZE + rec + n + 16 <= wire.length;
+    };
 
     // Control frames, whole, in order.
     let c = 0;
     while (c < this.ctrlLen) {
       const len = FRAME_HEADER_SIZE + ((this.ctrl[c + 6]! << 16) | (this.ctrl[c + 7]! << 8) | this.ctrl[c + 8]!);
-      if (!this.room(len)) break;
-      io.set(this.ctrl.subarray(c, c + len), this.fRec);
-      this.fRec += len;
+      if (!room(len)) break;
+      io.set(this.ctrl.subarray(c, c + len), rec);
+      rec += len;
       c += len;
     }
     if (c < this.ctrlLen) this.ctrl.copyWithin(0, c, this.ctrlLen);
     this.ctrlLen -= c;
 
-    // DATA, round robin. `list` and `next` are this pass's and the next pass's turns;
-    // three arrays are kept and reused (no array per flush).
+    // DATA, round robin.
     let budget = dataBudget;
     let list = this.ready;
-    this.ready = this.readySpare;
-    let next = this.readyNext;
+    this.ready = [];
     const maxFrame = this.peerSettings.maxFrameSize;
     while (budget > 0 && list.length > 0 && this.sendWindow > 0) {
+      const next: TunnelStream[] = [];
       let i = 0;
       for (; i < list.length; i++) {
-        const s = list.at(i);
+        const s = list[i]!;
         if (s.pending === 0 || (s.flags & StreamFlag.RESET)) {
           s.flags &= ~StreamFlag.QUEUED;
           continue;
@@ -542,20 +527,20 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
           let want = Math.min(s.pending, s.sendWindow, this.sendWindow, maxFrame, budget, quantum);
           if (want <= 0) break;
           // Don't cut a frame into a sliver at the end of a record: start a new one.
-          let fit = MAX_RECORD_PLAINTEXT - this.fRec - FRAME_HEADER_SIZE;
+          let fit = MAX_RECORD_PLAINTEXT - rec - FRAME_HEADER_SIZE;
           if (fit < Math.min(want, SESSION_DATA_MIN_FRAGMENT)) {
-            this.closeRecord();
+            closeRecord();
             fit = MAX_RECORD_PLAINTEXT - FRAME_HEADER_SIZE;
           }
           want = Math.min(want, fit);
-          if (!this.room(FRAME_HEADER_SIZE + want)) {
+          if (!room(FRAME_HEADER_SIZE + want)) {
             full = true;
             break;
           }
-          encodeFrameHeaderInto(io, this.fRec, FrameType.DATA, 0, s.id, want, maxFrame);
-          this.fRec += FRAME_HEADER_SIZE;
-          this.copyOut(s, io, this.fRec, want);
-          this.fRec += want;
+          encodeFrameHeaderInto(io, rec, FrameType.DATA, 0, s.id, want, maxFrame);
+          rec += FRAME_HEADER_SIZE;
+          this.copyOut(s, io, rec, want);
+          rec += want;
           quantum -= want;
           budget -= want;
           s.sendWindow -= want;
@@ -578,7 +563,6 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
           const cb = s.writeCallback!;
           s.writeCallback = null;
           s.chunks = null;
-          s.chunk = null;
           this.afterFlush.push(cb);
         } else if (s.sendWindow > 0) {
           next.push(s);
@@ -590,40 +574,16 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
           break;
         }
       }
-      if (i < list.length) {
-        // Streams not reached this pass keep their turn ahead of the ones served.
-        for (let j = 0; j < next.length; j++) list.push(next.at(j));
-        list.dropFirst(i);
-        next.clear();
-      } else {
-        const done = list;
-        list = next;
-        next = done;
-        next.clear();
-      }
+      // Streams not reached this pass keep their turn ahead of the ones served.
+      list = i < list.length ? list.slice(i).concat(next) : next;
     }
     // Whatever is left waits for the next flush (ahead of streams queued meanwhile).
-    if (list.length > 0) {
-      const queued = this.ready;
-      for (let j = 0; j < queued.length; j++) list.push(queued.at(j));
-      queued.clear();
-      this.readySpare = queued;
-      this.ready = list;
-    } else {
-      this.readySpare = list;
-    }
-    this.readyNext = next;
-    this.closeRecord();
-    const pos = this.fPos;
-    this.fWire = EMPTY_BUFFER;
-    if (pooled !== null) {
-      if (pos > 0 && this.wireCount < WIRE_IN_FLIGHT) {
-        // One bound callback for every write; the socket completes writes in order.
-        this.wireInFlight[(this.wireHead + this.wireCount++) % WIRE_IN_FLIGHT] = pooled;
-        sock.write(pooled.view(pos), this.onWireWritten);
-      } else if (pos > 0) sock.write(pooled.view(pos)); // many writes queued: this buffer is not reused
-      else if (this.wirePool.length < WIRE_POOL) this.wirePool.push(pooled);
-    } else if (pos > 0) sock.write(pos === wire.length ? wire : wire.subarray(0, pos));
+    if (list.length > 0) this.ready = list.concat(this.ready);
+    closeRecord();
+    if (pos > 0) {
+      if (wire.length === this.wireSize) sock.write(wire.subarray(0, pos), () => this.wirePool.length < WIRE_POOL && this.wirePool.push(wire));
+      else sock.write(pos === wire.length ? wire : wire.subarray(0, pos));
+    } else if (wire.length === this.wireSize && this.wirePool.length < WIRE_POOL) this.wirePool.push(wire);
     this.runAfterFlush();
     if (this.dead) return;
     if (this.ctrlLen > 0 || (this.ready.length > 0 && this.sendWindow > 0 && sock.writableLength < this.o.socketHighWater)) {
@@ -636,50 +596,8 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
     if (this.state === State.DRAINING) this.maybeFinishDrain();
   }
 
-  // The flush in progress: its outgoing buffer, the write position in it, the plaintext
-  // bytes of the open record (in the kernel's I/O region), the time (fields, not closures:
-  // no garbage per flush).
-  private fWire: Buffer = EMPTY_BUFFER;
-  private fPos = 0;
-  private fRec = 0;
-  private fNow = 0;
-
-  /** Seals the open record into the outgoing buffer. */
-  private closeRecord(): void {
-    if (this.fRec > 0) {
-      this.fPos += this.sealer.sealFromIo(this.fRec, this.fWire, this.fPos, this.fNow);
-      this.fRec = 0;
-    }
-  }
-
-  /** Makes room for n plaintext bytes in the open record (n ≤ a record); false if the buffer is full. */
-  private room(n: number): boolean {
-    if (this.fRec + n > MAX_RECORD_PLAINTEXT) this.closeRecord();
-    return this.fPos + RECORD_HEADER_SIZE + this.fRec + n + 16 <= this.fWire.length;
-  }
-
-  /** Pooled buffers being written, oldest first (a ring: the socket completes writes in order). */
-  private readonly wireInFlight: (WireBuffer | null)[] = new Array<WireBuffer | null>(WIRE_IN_FLIGHT).fill(null);
-  private wireHead = 0;
-  private wireCount = 0;
-  private readonly onWireWritten = (): void => {
-    const w = this.wireInFlight[this.wireHead];
-    this.wireInFlight[this.wireHead] = null;
-    this.wireHead = (this.wireHead + 1) % WIRE_IN_FLIGHT;
-    this.wireCount--;
-    if (w && this.wirePool.length < WIRE_POOL) this.wirePool.push(w);
-  };
-
   /** Copies n bytes of s's pending chunks to out[at]. */
   private copyOut(s: TunnelStream, out: Uint8Array, at: number, n: number): void {
-    const one = s.chunk;
-    if (one !== null) {
-      // A single write (the usual case for small messages): no array, no view.
-      copyBytes(one, s.chunkOffset, out, at, n);
-      s.chunkOffset += n;
-      s.pending -= n;
-      return;
-    }
     const chunks = s.chunks!;
     while (n > 0) {
       const chunk = chunks[s.chunkIndex]!;
@@ -698,26 +616,16 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
 
   private runAfterFlush(): void {
     if (this.afterFlush.length === 0) return;
-    // Two lists in turn (a fresh one if a callback made us flush again meanwhile).
     const list = this.afterFlush;
-    const nested = this.runningAfterFlush;
-    this.afterFlush = nested ? new ReuseList() : this.afterFlushSpare;
-    this.runningAfterFlush = true;
-    for (let i = 0; i < list.length; i++) list.at(i)();
-    list.clear();
-    if (!nested) {
-      this.runningAfterFlush = false;
-      this.afterFlushSpare = list;
-    }
+    this.afterFlush = [];
+    for (const cb of list) cb();
   }
 
   // ------------------------------------------------------------ receiving
 
-  private inboxes = new ReuseList<TunnelStream>();
-  private inboxesSpare = new ReuseList<TunnelStream>();
-  private delivering = false;
+  private inboxes: TunnelStream[] = [];
   /** Reusable outgoing buffers, each big enough for a flush of maxFlushBytes. */
-  private readonly wirePool: WireBuffer[] = [];
+  private readonly wirePool: Buffer[] = [];
   private get wireSize(): number {
     const frames = Math.ceil(this.o.maxFlushBytes / 512) + 64;
     return this.o.maxFlushBytes + 64 * 1024 + frames * FRAME_HEADER_SIZE + (Math.ceil(this.o.maxFlushBytes / 8192) + 8) * (RECORD_HEADER_SIZE + 16);
@@ -812,7 +720,7 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
       if (type === FrameType.DATA) {
         const last = this.fRemaining === 0;
         if (last) this.fType = -1;
-        this.onData_(this.fStream, plain, p, take, last && (this.fFlags & FrameFlag.FIN) !== 0);
+        this.onData_(this.fStream, plain.subarray(p, p + take), last && (this.fFlags & FrameFlag.FIN) !== 0);
       } else if (type < FIRST_EXTENSION_TYPE) {
         // Core control payloads are at most OPEN_MAX_PAYLOAD (the header check bounds them).
         this.fPayload.set(plain.subarray(p, p + take), this.fPayloadHave);
@@ -840,8 +748,8 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
     return this.isPeerId(id) ? id <= this.lastPeerStreamId : id < this.nextStreamId;
   }
 
-  /** DATA payload plain[from, from + n) for stream id (plain is transient: copied out here). */
-  private onData_(id: number, plain: Buffer, from: number, n: number, fin: boolean): void {
+  private onData_(id: number, piece: Buffer, fin: boolean): void {
+    const n = piece.length;
     this.recvWindow -= n;
     if (this.recvWindow < 0) {
       return this.fault(new SessionFault(TunnelErrorCode.FLOW_CONTROL_ERROR, 'WEFT-T007', 'peer sent beyond the session window'));
@@ -869,11 +777,10 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
     // payloads of one read are contiguous. Otherwise into the receive buffer.
     // Pieces are held until the end of this socket read: one chunk per stream per
     // read, so a consumer makes one write (one syscall) for several records.
-    // (copyBytes: the only object made per small payload is the slice handed over.)
     let copy: Buffer;
     const rc = this.rxChunk;
     if (rc !== null && this.recordEnd >= 0 && this.rxCursor + n <= this.recordEnd) {
-      copyBytes(plain, from, rc, this.rxCursor, n);
+      rc.set(piece, this.rxCursor);
       copy = rc.subarray(this.rxCursor, this.rxCursor + n);
       this.rxCursor += n;
     } else {
@@ -881,25 +788,19 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
         this.rx = Buffer.allocUnsafe(Math.max(RX_BUFFER, n));
         this.rxOff = 0;
       }
-      copyBytes(plain, from, this.rx, this.rxOff, n);
+      this.rx.set(piece, this.rxOff);
       copy = this.rx.subarray(this.rxOff, this.rxOff + n);
       this.rxOff += n;
     }
-    const first = s.inbox;
-    if (first === null) {
-      // The usual case (one piece per stream per read) needs no array.
-      s.inbox = copy;
+    if (s.inbox === null) {
+      s.inbox = [copy];
       this.inboxes.push(s);
     } else {
       // Next to this stream's previous piece: one slice.
-      const more = s.inboxMore;
-      const last = more === null ? first : more[more.length - 1]!;
+      const last = s.inbox[s.inbox.length - 1]!;
       if (last.buffer === copy.buffer && last.byteOffset + last.length === copy.byteOffset) {
-        const joined = Buffer.from(last.buffer, last.byteOffset, last.length + n);
-        if (more === null) s.inbox = joined;
-        else more[more.length - 1] = joined;
-      } else if (more === null) s.inboxMore = [copy];
-      else more.push(copy);
+        s.inbox[s.inbox.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + n);
+      } else s.inbox.push(copy);
     }
     s.inboxBytes += n;
     if (fin) this.remoteFin(s);
@@ -914,23 +815,17 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
 
   /** Hands each stream what arrived for it in this socket read, as one chunk, then credits the peer. */
   private deliver(): void {
-    // Two lists in turn, no array per read (a fresh one if a push made us receive again meanwhile).
     const list = this.inboxes;
-    const nested = this.delivering;
-    this.inboxes = nested ? new ReuseList() : this.inboxesSpare;
-    this.delivering = true;
-    for (let i = 0; i < list.length; i++) {
-      const s = list.at(i);
-      const first = s.inbox;
-      if (first === null) continue;
-      const more = s.inboxMore;
+    this.inboxes = [];
+    for (const s of list) {
+      const inbox = s.inbox;
+      if (inbox === null) continue;
       const n = s.inboxBytes;
       s.inbox = null;
-      s.inboxMore = null;
       s.inboxBytes = 0;
       if (s.destroyed || (s.flags & StreamFlag.RESET)) continue;
       s.pushed += n;
-      let chunk = more === null ? first : Buffer.concat([first, ...more], n);
+      let chunk = inbox.length === 1 ? inbox[0]! : Buffer.concat(inbox, n);
       // A small chunk must not keep a whole receive buffer alive while its reader stalls.
       if (chunk.length < chunk.buffer.byteLength >>> 3) chunk = Buffer.from(chunk);
       s.push(chunk);
@@ -939,11 +834,6 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
         s.push(null);
       }
       this.credit(s);
-    }
-    list.clear();
-    if (!nested) {
-      this.delivering = false;
-      this.inboxesSpare = list;
     }
   }
 
@@ -1148,7 +1038,6 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
       // Received but never delivered: the session window gets it back below.
       s.pushed += s.inboxBytes;
       s.inbox = null;
-      s.inboxMore = null;
       s.inboxBytes = 0;
     }
     if (s.pushed > s.sessionCredited) {
@@ -1231,7 +1120,7 @@ export class TunnelSession extends EventEmitter implements StreamOwner {
     }
     for (const w of this.pings.values()) w.reject(streamErr());
     this.pings.clear();
-    this.ready.clear();
+    this.ready = [];
     this.runAfterFlush();
     const sock = this.socket;
     sock.off('data', this.onData);

@@ -93,17 +93,14 @@ export class TunnelStream extends Duplex {
   /** @internal Bytes pushed to the readable side, and how many of them were credited back. */ pushed = 0;
   /** @internal */ credited = 0;
   /** @internal Of the bytes pushed, how many the session window has had back. */ sessionCredited = 0;
-  /** @internal Chunks waiting to be framed: one write's chunk, or one _writev batch; the read offset, the bytes left. */
-  chunk: Buffer | null = null;
-  /** @internal */ chunks: Buffer[] | null = null;
+  /** @internal Chunks waiting to be framed (one _writev batch), the read offset in the first, the bytes left. */
+  chunks: Buffer[] | null = null;
   /** @internal */ chunkIndex = 0;
   /** @internal */ chunkOffset = 0;
   /** @internal */ pending = 0;
   /** @internal */ writeCallback: ((err?: Error | null) => void) | null = null;
   /** @internal */ finalCallback: ((err?: Error | null) => void) | null = null;
-  /** @internal Payloads received in the current socket read, delivered as one chunk at its end: the first (adjacent ones joined to it), the others. */
-  inbox: Buffer | null = null;
-  /** @internal */ inboxMore: Buffer[] | null = null;
+  /** @internal Payloads received in the current socket read, delivered as one chunk at its end. */ inbox: Buffer[] | null = null;
   /** @internal */ inboxBytes = 0;
   /** @internal The peer's FIN arrived behind data still in the inbox. */ finQueued = false;
   /** @internal Opener side: settles openStream(). */ opened: { resolve: (s: TunnelStream) => void; reject: (e: Error) => void } | null = null;
@@ -145,17 +142,16 @@ export class TunnelStream extends Duplex {
       list[i] = chunks[i]!.chunk;
       n += list[i]!.length;
     }
-    this.queue(null, list, n, callback);
+    this.queue(list, n, callback);
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    this.queue(chunk, null, chunk.length, callback);
+    this.queue([chunk], chunk.length, callback);
   }
 
-  private queue(one: Buffer | null, list: Buffer[] | null, n: number, callback: (err?: Error | null) => void): void {
+  private queue(list: Buffer[], n: number, callback: (err?: Error | null) => void): void {
     if (this.flags & StreamFlag.RESET) return callback(new WeftError('WEFT-T008', 'stream is reset'));
     if (n === 0) return callback();
-    this.chunk = one;
     this.chunks = list;
     this.chunkIndex = 0;
     this.chunkOffset = 0;

@@ -34,7 +34,8 @@ const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const SINK = fileURLToPath(new URL('./tunnel-sink.js', import.meta.url));
 const scale = Math.min(1, Number(process.env.WEFT_BENCH_TIME ?? 300) / 300);
 /**
- * WEFT_TUNNEL_ROWS=tcp,tls,stunnel,spiped,weft picks rows (default: all); with the
+ * WEFT_TUNNEL_ROWS=tcp,tls,stunnel,spiped,weft picks rows (default: all; `node-relay`, two
+ * plain Node pipe relays without crypto, only when named); with the
  * weft row left out there is no memory measure, with WEFT_TUNNEL_PARTS=paths only the
  * path table runs (no memory, no handshakes), with WEFT_TUNNEL_PARTS=bulk1 (or bulk16, rtt)
  * only that phase of it — for profiling and quick comparisons. The row `weft` runs the

@@ -15,7 +15,7 @@
 // skipped with a message if that fails). Results: bench/results/tunnel.json.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -34,7 +34,8 @@ const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const SINK = fileURLToPath(new URL('./tunnel-sink.js', import.meta.url));
 const scale = Math.min(1, Number(process.env.WEFT_BENCH_TIME ?? 300) / 300);
 /**
- * WEFT_TUNNEL_ROWS=tcp,tls,stunnel,spiped,weft picks rows (default: all); with the
+ * WEFT_TUNNEL_ROWS=tcp,tls,stunnel,spiped,weft picks rows (default: all; `node-relay`, two
+ * plain Node pipe relays without crypto, only when named); with the
  * weft row left out there is no memory measure, with WEFT_TUNNEL_PARTS=paths only the
  * path table runs (no memory, no handshakes), with WEFT_TUNNEL_PARTS=bulk1 (or bulk16, rtt)
  * only that phase of it — for profiling and quick comparisons. The row `weft` runs the
@@ -60,9 +61,12 @@ const C = {
   bulkBytes: Math.max(32, Math.round(256 * scale)) << 20,
   chunk: 64 << 10,
   parallel: 16,
-  roundTrips: Math.max(500, Math.round(5000 * scale)),
-  warmup: 300,
-  rounds: scale < 1 ? 1 : 3,
+  roundTrips: Number(process.env.WEFT_TUNNEL_RTT_COUNT ?? 0) || Math.max(500, Math.round(5000 * scale)),
+  /** Round trips on each row's stream before timing: enough for the agents' JIT to settle after the bulk phases (docs/tunnel.md). */
+  warmup: Number(process.env.WEFT_TUNNEL_RTT_WARMUP ?? 2000),
+  /** Round trips per turn when the rows take turns. */
+  rttBlock: 250,
+  rounds: Number(process.env.WEFT_TUNNEL_ROUNDS ?? 0) || (scale < 1 ? 1 : 3),
   idleStreams: Math.max(200, Math.round(2000 * scale)),
   handshakes: Math.max(20, Math.round(100 * scale)),
 };
@@ -100,7 +104,10 @@ async function spawnReady(cmd: string, args: string[], pred: (l: Record<string, 
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   return new Promise((resolve, reject) => {
+    // WEFT_TUNNEL_AGENT_LOG=dir: each child's stdout is also kept in dir/<pid>.log (e.g. --trace-deopt output).
+    const log = process.env.WEFT_TUNNEL_AGENT_LOG ? join(process.env.WEFT_TUNNEL_AGENT_LOG, `${child.pid}.log`) : null;
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      if (log) appendFileSync(log, d);
       buf += d;
       for (let nl; (nl = buf.indexOf('\n')) >= 0; ) {
         const text = buf.slice(0, nl);
@@ -226,31 +233,49 @@ async function spipedPair(): Promise<Row | string> {
   return { name: 'spiped pair', relays: [d, e], open: (m) => tcpOpen(front, m), stop: async () => void (await Promise.all([stopChild(d), stopChild(e), stopChild(sink.child)])) };
 }
 
+const RELAY = fileURLToPath(new URL('./tunnel-relay.js', import.meta.url));
+
+/** Optional row `node-relay`: two plain Node pipe relays (Unix → TCP → Unix, like weft's sockets), no crypto. */
+async function nodeRelayPair(): Promise<Row> {
+  const sinkPath = join(dir, 'relay-sink.sock');
+  const sink = await spawnReady(process.execPath, [SINK, '--unix', sinkPath], (l) => 'listening' in l);
+  const second = await spawnReady(process.execPath, [RELAY, '--listen-tcp', '0', '--to-unix', sinkPath], (l) => 'listening' in l);
+  const front = join(dir, 'relay-front.sock');
+  const first = await spawnReady(process.execPath, [RELAY, '--listen-unix', front, '--to-tcp', String(second.line.listening)], (l) => 'listening' in l);
+  const open = async (mode: 'B' | 'E'): Promise<Socket> => {
+    const s = net.connect({ path: front, allowHalfOpen: true });
+    await once(s, 'connect');
+    s.write(mode);
+    return s;
+  };
+  return { name: 'node relay pair (no crypto)', relays: [first.child, second.child], open, stop: async () => void (await Promise.all([first.child, second.child, sink.child].map(stopChild))) };
+}
+
 interface WeftAgents {
   row: Row;
   admin: { a: string; b: string };
   clientSocket: string;
 }
 
-async function startWeftAgent(name: string, config: Record<string, unknown>, expose: boolean): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
+async function startWeftAgent(name: string, config: Record<string, unknown>, expose: boolean, cli = CLI, flags: string[] = []): Promise<{ child: ChildProcess; line: Record<string, unknown> }> {
   const d = join(dir, name);
   mkdirSync(join(d, 'meshlets'), { recursive: true });
   writeFileSync(join(d, 'secret'), 'bench cluster secret', { mode: 0o600 });
   const file = join(d, 'agent.yaml');
   writeFileSync(file, stringify({ socketRoot: join(d, 's'), admin: { host: '127.0.0.1', port: 0 }, meshlets: { paths: [join(d, 'meshlets')], watch: false }, ...config }));
   const env = { ...process.env, ...(expose ? { NODE_OPTIONS: '--expose-gc' } : {}) };
-  return spawnReady(process.execPath, [...AGENT_FLAGS, CLI, 'agent', '--config', file], (l) => l.msg === 'agent ready', env);
+  return spawnReady(process.execPath, [...AGENT_FLAGS, ...flags, cli, 'agent', '--config', file], (l) => l.msg === 'agent ready', env);
 }
 
-async function weftPair(engine?: AeadEngineChoice): Promise<WeftAgents> {
+async function weftPair(engine?: AeadEngineChoice, cli = CLI, label = '', flags: string[] = []): Promise<WeftAgents> {
   const meshlet = (n: string, spec: Record<string, unknown>) => ({ apiVersion: 'weft.dev/v1alpha1', kind: 'Meshlet', metadata: { name: n, namespace: 'bench' }, spec });
-  const tag = engine ? `-${engine}` : '';
+  const tag = (engine ? `-${engine}` : '') + (label ? `-${label}` : '');
   const aead = engine ? { aead: engine } : {};
   const bDir = join(dir, 'b' + tag);
   const bConf = { tunnel: { name: 'b', listen: '127.0.0.1:0', identityFile: join(bDir, 'id.json'), secretFile: join(bDir, 'secret'), ...aead } };
   mkdirSync(join(bDir, 'meshlets'), { recursive: true });
   writeFileSync(join(bDir, 'meshlets', 'svc.yaml'), stringify(meshlet('svc', { provides: ['sink'] })));
-  const b = await startWeftAgent('b' + tag, bConf, true);
+  const b = await startWeftAgent('b' + tag, bConf, true, cli, flags);
   const sinkPath = join(bDir, 's', 'bench', 'svc', 'main', 'server', 'sink');
   mkdirSync(join(bDir, 's', 'bench', 'svc', 'main', 'server'), { recursive: true });
   const sink = await startSink(['--unix', sinkPath]);
@@ -271,6 +296,8 @@ async function weftPair(engine?: AeadEngineChoice): Promise<WeftAgents> {
       },
     },
     true,
+    cli,
+    flags,
   );
   const clientSocket = join(aDir, 's', 'bench', 'app', 'main', 'client', 'meshless');
   const request = Buffer.from(encodeRequest('sink.svc.bench'));
@@ -284,7 +311,7 @@ async function weftPair(engine?: AeadEngineChoice): Promise<WeftAgents> {
     return s;
   };
   return {
-    row: { name: `weft agent A → B${engine ? ` (${engine})` : ''}`, relays: [a.child, b.child], open, stop: async () => void (await Promise.all([stopChild(a.child), stopChild(b.child), stopChild(sink.child)])) },
+    row: { name: `weft agent A → B${engine ? ` (${engine})` : ''}${label ? ` (${label})` : ''}`, relays: [a.child, b.child], open, stop: async () => void (await Promise.all([stopChild(a.child), stopChild(b.child), stopChild(sink.child)])) },
     admin: { a: String(a.line.admin), b: String(b.line.admin) },
     clientSocket,
   };
@@ -292,7 +319,11 @@ async function weftPair(engine?: AeadEngineChoice): Promise<WeftAgents> {
 
 // ---------------------------------------------------------------- the traffic
 
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
+/**
+ * CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (Linux; the
+ * whole thread group, threads that exited included — stunnel runs a thread per connection);
+ * NaN elsewhere. 10 ms ticks: fine for the bulk runs' seconds.
+ */
 function cpuSeconds(c: ChildProcess): number {
   try {
     const f = readFileSync(`/proc/${c.pid}/stat`, 'utf8');
@@ -300,6 +331,31 @@ function cpuSeconds(c: ChildProcess): number {
     return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
   } catch {
     return NaN;
+  }
+}
+
+/**
+ * Seconds on CPU and seconds runnable but waiting for a CPU (run-queue wait), summed over the
+ * process's live threads, from /proc/<pid>/task/<tid>/schedstat (nanoseconds, Linux): precise
+ * enough for the round trips' microseconds. Read while the streams are open (a stunnel
+ * connection's thread exits with it). NaN where there is no schedstat.
+ */
+function schedStat(c: ChildProcess): { run: number; wait: number } {
+  try {
+    let run = 0;
+    let wait = 0;
+    for (const t of readdirSync(`/proc/${c.pid}/task`)) {
+      try {
+        const [r, w] = readFileSync(`/proc/${c.pid}/task/${t}/schedstat`, 'utf8').split(' ');
+        run += Number(r);
+        wait += Number(w);
+      } catch {
+        // the thread exited meanwhile
+      }
+    }
+    return { run: run / 1e9, wait: wait / 1e9 };
+  } catch {
+    return { run: NaN, wait: NaN };
   }
 }
 
@@ -341,29 +397,119 @@ async function bulk(row: Row, bytes: number, streams: number): Promise<number> {
   return (expected * streams) / seconds / 1e6;
 }
 
-/** 100-byte request/response round trips on one stream: p50/p99 in microseconds. */
-async function roundTrips(row: Row): Promise<{ p50: number; p99: number }> {
+/** Percentile q (0..1) of ascending `sorted`: the same nearest-rank rule for every row. */
+function pct(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]!;
+}
+
+/** Every round trip of a row over all rounds (µs), relay CPU µs per round trip and GCs during the phase. */
+const rttDetail = new Map<string, { times: number[]; cpuUs: number[][]; waitUs: number[][]; gcs: string[] }>();
+
+/** One row's round-trip client: one open stream, one 100-byte write at a time, waits for the 100 bytes back. */
+interface RttClient {
+  row: Row;
+  /** Runs n round trips; their times (µs) are appended to `times` when given. */
+  run(n: number, times: number[] | null): Promise<void>;
+  close(): void;
+}
+
+async function rttClient(row: Row): Promise<RttClient> {
   const s = await row.open('E');
   const msg = randomBytes(100);
-  const times: number[] = [];
   let have = 0;
   let wake: (() => void) | null = null;
   s.on('data', (c: Buffer) => {
     have += c.length;
     if (have >= 100 && wake) wake();
   });
-  for (let i = 0; i < C.warmup + C.roundTrips; i++) {
-    const t0 = performance.now();
-    const got = new Promise<void>((r) => (wake = r));
-    s.write(msg);
-    if (have < 100) await got;
-    have -= 100;
-    wake = null;
-    if (i >= C.warmup) times.push((performance.now() - t0) * 1000);
+  return {
+    row,
+    async run(n, times) {
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        const got = new Promise<void>((r) => (wake = r));
+        s.write(msg);
+        if (have < 100) await got;
+        have -= 100;
+        wake = null;
+        if (times) times.push((performance.now() - t0) * 1000);
+      }
+    },
+    close: () => s.destroy(),
+  };
+}
+
+/**
+ * 100-byte request/response round trips, every row in one phase: each row's stream is
+ * warmed up (C.warmup round trips), then the rows take turns (forward, backward, …) in
+ * blocks of C.rttBlock round trips until each has C.roundTrips, so that a burst of load from elsewhere on
+ * the machine falls on every row alike rather than on whichever row ran at that moment.
+ * The same generator for every row, and the same percentile rule (pct). Returns
+ * p50/p99 per row (µs).
+ */
+async function roundTrips(rows: Row[]): Promise<Map<string, { p50: number; p99: number }>> {
+  const clients: RttClient[] = [];
+  for (const r of rows) clients.push(await rttClient(r));
+  for (const c of clients) await c.run(C.warmup, null);
+  const times = clients.map(() => [] as number[]);
+  const sched0 = clients.map((c) => (c.row.relays ?? []).map(schedStat));
+  const gc0 = clients.map((c) => (c.row.relays ?? []).map((p) => ({ ...gcCount(p) })));
+  // Every other turn in reverse order: no row always runs right after the same other row
+  // (the row after stunnel4's block measured a few % more CPU per round trip, whichever it was).
+  for (let done = 0, turn = 0; done < C.roundTrips; done += C.rttBlock, turn++) {
+    for (let j = 0; j < clients.length; j++) {
+      const k = turn % 2 === 0 ? j : clients.length - 1 - j;
+      await clients[k]!.run(Math.min(C.rttBlock, C.roundTrips - done), times[k]!);
+    }
   }
-  s.destroy();
-  times.sort((a, b) => a - b);
-  return { p50: times[Math.floor(times.length * 0.5)]!, p99: times[Math.floor(times.length * 0.99)]! };
+  const sched1 = clients.map((c) => (c.row.relays ?? []).map(schedStat));
+  const out = new Map<string, { p50: number; p99: number }>();
+  clients.forEach((c, k) => {
+    c.close();
+    const t = times[k]!;
+    if (process.env.WEFT_TUNNEL_RTT_DECILES === '1') {
+      // Where the slow round trips fall in the run (tenths): clustered at the start means warm-up (JIT), spread means load.
+      const slow = pct([...t].sort((a, b) => a - b), 0.99);
+      const tenths = new Array<number>(10).fill(0);
+      t.forEach((x, i) => x >= slow && tenths[Math.floor((i * 10) / t.length)]!++);
+      progress(`${c.row.name}: round trips ≥ p99 (${slow.toFixed(0)} µs) by tenth of the run: ${tenths.join(' ')}`);
+    }
+    const relays = c.row.relays ?? [];
+    const d = rttDetail.get(c.row.name) ?? { times: [], cpuUs: [], waitUs: [], gcs: [] };
+    rttDetail.set(c.row.name, d);
+    d.times.push(...t);
+    if (relays.length > 0) {
+      const now = sched1[k]!;
+      d.cpuUs.push(now.map((x, i) => ((x.run - sched0[k]![i]!.run) * 1e6) / C.roundTrips));
+      d.waitUs.push(now.map((x, i) => ((x.wait - sched0[k]![i]!.wait) * 1e6) / C.roundTrips));
+      d.gcs.push(relays.map((p, i) => `${gcCount(p).scavenges - gc0[k]![i]!.scavenges}/${gcCount(p).markCompacts - gc0[k]![i]!.markCompacts}`).join(' + '));
+    }
+    t.sort((a, b) => a - b);
+    out.set(c.row.name, { p50: pct(t, 0.5), p99: pct(t, 0.99) });
+  });
+  return out;
+}
+
+/** The round trips' distribution per row, all rounds pooled: percentiles, a log2 histogram, relay CPU per round trip. */
+function printRttDistribution(): void {
+  const edges = [50, 100, 200, 400, 800, 1600, 3200, 6400];
+  const rows: string[][] = [];
+  for (const [name, d] of rttDetail) {
+    const t = [...d.times].sort((a, b) => a - b);
+    const hist = new Array<number>(edges.length + 1).fill(0);
+    for (const x of t) {
+      let b = 0;
+      while (b < edges.length && x >= edges[b]!) b++;
+      hist[b]!++;
+    }
+    const med = (xs: number[][]) => (xs.length ? xs[0]!.map((_, i) => median(xs.map((r) => r[i]!)).toFixed(1)).join(' + ') : '-');
+    rows.push([name, ...[0.5, 0.9, 0.99, 0.999].map((q) => pct(t, q).toFixed(0)), t[t.length - 1]!.toFixed(0), hist.join(' '), med(d.cpuUs), med(d.waitUs), d.gcs.join(', ') || '-']);
+  }
+  printGrid(
+    'round trips, all rounds pooled (µs); histogram buckets <50 <100 <200 <400 <800 <1600 <3200 <6400 ≥6400',
+    ['path', 'p50', 'p90', 'p99', 'p99.9', 'max', 'histogram', 'relay CPU µs/RT (hop 1 + 2)', 'relay run-queue wait µs/RT', 'GCs per round (scav/mc, --trace-gc)'],
+    rows,
+  );
 }
 
 const progress = (msg: string) => process.stderr.write(`bench tunnel: ${msg}\n`);
@@ -509,10 +655,26 @@ export async function run(): Promise<void> {
       } else rows.push(r);
       progress(`${name} ready`);
     }
+    if (ROWS.has('node-relay')) rows.push(await nodeRelayPair());
     const weft = ROWS.has('weft') ? await weftPair() : null;
     if (weft) {
       rows.push(weft.row);
       progress('weft agents ready');
+    }
+    // A/B comparisons of builds in one run: WEFT_TUNNEL_BASELINE_CLI=/copy/of/dist/src/cli.js adds
+    // the row `weft agent A → B (baseline)`, an agent pair started from that build (several:
+    // label=path,label=path).
+    for (const item of (process.env.WEFT_TUNNEL_BASELINE_CLI ?? '').split(',').filter(Boolean)) {
+      const [label, cli] = item.includes('=') ? (item.split('=') as [string, string]) : ['baseline', item];
+      rows.push((await weftPair(undefined, cli, label)).row);
+      progress(`weft agents (${label} build) ready`);
+    }
+    // Node flags compared side by side: WEFT_TUNNEL_FLAG_ROWS="stgc=--single-threaded-gc;semi=--max-semi-space-size=32"
+    // adds an agent pair per entry, this build with those flags on top of the usual ones.
+    for (const item of (process.env.WEFT_TUNNEL_FLAG_ROWS ?? '').split(';').filter(Boolean)) {
+      const [label, flags] = item.split('=', 2) as [string, string];
+      rows.push((await weftPair(undefined, CLI, label, item.slice(label.length + 1).split(' ').filter(Boolean))).row);
+      progress(`weft agents (${label}: ${flags}) ready`);
     }
     let firstWeft = weft;
     for (const engine of ['wasm', 'auto', 'native'] as const) {
@@ -531,10 +693,13 @@ export async function run(): Promise<void> {
         progress(`round ${round + 1}: ${r.name}`);
         if (phase('bulk1')) s.one.push(await bulk(r, C.bulkBytes, 1));
         if (phase('bulk16')) s.many.push(await bulk(r, C.bulkBytes, C.parallel));
-        if (phase('rtt')) {
-          const rt = await roundTrips(r);
-          s.p50.push(rt.p50);
-          s.p99.push(rt.p99);
+      }
+      if (phase('rtt')) {
+        progress(`round ${round + 1}: round trips, rows in turns`);
+        const rt = await roundTrips(rows);
+        for (const r of rows) {
+          samples.get(r.name)!.p50.push(rt.get(r.name)!.p50);
+          samples.get(r.name)!.p99.push(rt.get(r.name)!.p99);
         }
       }
     }
@@ -551,6 +716,7 @@ export async function run(): Promise<void> {
       ['path', 'bulk 1 stream MB/s', `bulk ${C.parallel} streams MB/s`, 'RTT p50 µs', 'RTT p99 µs', 'relay CPU s/GB 1 stream (hop 1 + 2)', `relay CPU s/GB ${C.parallel} streams`],
       table.map((t) => [t.name, t.bulk1MBs.toFixed(0), t.bulk16MBs.toFixed(0), t.rttP50us.toFixed(0), t.rttP99us.toFixed(0), ...[t.relayCpuSecondsPerGB, t.relayCpuSecondsPerGB16].map((c) => (c === null ? '-' : c.map((x) => x.toFixed(2)).join(' + ')))]),
     );
+    if (phase('rtt')) printRttDistribution();
     for (const [name, why] of Object.entries(skipped)) process.stdout.write(`  (${name} skipped: ${why})\n`);
     results.paths = table;
     results.skipped = skipped;

@@ -183,22 +183,17 @@ export class ClusterWatch {
    */
   membershipEvent(): { observer: string; event: MemberEvent } | undefined {
     if (!this.allKnowAll()) return undefined;
-    const obs = this.observers;
-    const ids = new Set(obs.map((o) => o.id));
-    let latest: { observer: string; event: MemberEvent } | undefined;
-    for (const o of obs) {
+    return this.#latestDecisive((events) => {
       const became = new Map<string, MemberEvent>();
       const member = new Set<string>();
-      for (const e of this.events(o)) {
-        if (!ids.has(e.id) || e.id === o.id) continue;
+      for (const e of events) {
         const now = e.event !== 'reap' && isMember(e.state);
         if (now && !member.has(e.id)) became.set(e.id, e);
         if (now) member.add(e.id);
         else member.delete(e.id);
       }
-      for (const e of became.values()) if (!latest || e.time > latest.event.time) latest = { observer: o.name, event: e };
-    }
-    return latest;
+      return became.values();
+    });
   }
 
   /**
@@ -213,13 +208,21 @@ export class ClusterWatch {
   /** The event convergedAt() reports, with who logged it (to explain a slow convergence). */
   convergenceEvent(): { observer: string; event: MemberEvent } | undefined {
     if (!this.allSeeAll()) return undefined;
+    return this.#latestDecisive((events) => {
+      const lastAbout = new Map<string, MemberEvent>();
+      for (const e of events) lastAbout.set(e.id, e);
+      return lastAbout.values();
+    });
+  }
+
+  /** The latest of the events `decisive` picks from each observer's events about the other observers. */
+  #latestDecisive(decisive: (events: MemberEvent[]) => Iterable<MemberEvent>): { observer: string; event: MemberEvent } | undefined {
     const obs = this.observers;
     const ids = new Set(obs.map((o) => o.id));
     let latest: { observer: string; event: MemberEvent } | undefined;
     for (const o of obs) {
-      const lastAbout = new Map<string, MemberEvent>();
-      for (const e of this.events(o)) if (ids.has(e.id) && e.id !== o.id) lastAbout.set(e.id, e);
-      for (const e of lastAbout.values()) if (!latest || e.time > latest.event.time) latest = { observer: o.name, event: e };
+      const about = this.events(o).filter((e) => ids.has(e.id) && e.id !== o.id);
+      for (const e of decisive(about)) if (!latest || e.time > latest.event.time) latest = { observer: o.name, event: e };
     }
     return latest;
   }

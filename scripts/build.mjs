@@ -4,7 +4,7 @@
 // --if-needed skips a step whose outputs are newer than its inputs.
 // --debug also builds build/debug/<name>[.simd].wasm with assertions on.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -64,5 +64,7 @@ const tsStamp = join(root, 'dist', '.build-stamp');
 if (!ifNeeded || mtime(tsStamp) <= tsInputs) {
   if (!ifNeeded) rmSync(join(root, 'dist'), { recursive: true, force: true });
   run(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json']);
+  // The bin runs by its shebang (npx, a global install, ./dist/src/cli.js): executable whoever links it.
+  chmodSync(join(root, 'dist', 'src', 'cli.js'), 0o755);
   writeFileSync(tsStamp, `${new Date().toISOString()}\n`);
 }

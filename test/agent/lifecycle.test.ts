@@ -56,22 +56,41 @@ test('limits: pending handshakes and connections over the limit get OVERLOADED',
     meshlets: { 'a.yaml': [meshlet('t', 'app', { uses: ['echo.svc.t'] }), meshlet('t', 'svc', { provides: ['echo'] })] },
   });
   const echo = await startEcho(a.serverSocket('t', 'svc', 'echo'));
-  const client = a.clientSocket('t', 'app');
-  // Two silent clients fill the pending-handshake limit.
-  const silent = [await openClient(client), await openClient(client)];
-  await a.admin('/metrics'); // a round trip through the agent's loop: both accepted by now
-  assert.equal(await replyCode(client, 'echo.svc.t'), ReplyCode.OVERLOADED);
-  // One pending + two established streams = 3 connections: the connection limit.
-  for (const s of silent.splice(0, 1)) s.destroy();
-  const ok = [await handshake(client, request('echo.svc.t')), await handshake(client, request('echo.svc.t'))];
-  assert.deepEqual(ok.map((r) => r.code), [ReplyCode.OK, ReplyCode.OK]);
-  const fourth = await openClient(client);
-  const r = await readReply(fourth);
-  assert.equal(r.code, ReplyCode.OVERLOADED);
-  for (const s of [...silent, fourth, ...ok.map((o) => o.socket)]) s.destroy();
-  await echo.close();
-  assert.equal(await a.stop(), 0);
+  const sockets: { destroy(): void }[] = [];
+  try {
+    const client = a.clientSocket('t', 'app');
+    // Two silent clients fill the pending-handshake limit.
+    const silent = [await openClient(client), await openClient(client)];
+    sockets.push(...silent);
+    await a.admin('/metrics'); // a round trip through the agent's loop: both accepted by now
+    assert.equal(await replyCode(client, 'echo.svc.t'), ReplyCode.OVERLOADED);
+    // One pending + two established streams = 3 connections: the connection limit.
+    silent[0]!.destroy();
+    // The agent sees that close asynchronously: wait until it counts one pending handshake again.
+    const deadline = Date.now() + 10_000;
+    while (metric((await a.admin('/metrics')).text, 'weft_agent_handshakes_pending') !== 1) {
+      assert.ok(Date.now() < deadline, 'the agent never saw the silent client close');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const ok = [await handshake(client, request('echo.svc.t')), await handshake(client, request('echo.svc.t'))];
+    sockets.push(...ok.map((o) => o.socket));
+    assert.deepEqual(ok.map((r) => r.code), [ReplyCode.OK, ReplyCode.OK]);
+    const fourth = await openClient(client);
+    sockets.push(fourth);
+    const r = await readReply(fourth);
+    assert.equal(r.code, ReplyCode.OVERLOADED);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await echo.close();
+    assert.equal(await a.stop(), 0);
+  }
 });
+
+/** An unlabelled sample of a Prometheus text exposition (NaN when absent). */
+function metric(text: string, name: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(name + ' '));
+  return line === undefined ? Number.NaN : Number(line.slice(name.length + 1));
+}
 
 test('admin API: health, readiness, meshlets, services, config, errors', async () => {
   const a = await startAgent({ meshlets: { 'a.yaml': [meshlet('t', 'app', { uses: ['*.svc.t'], idleTimeout: '90s' }), meshlet('t', 'svc', { provides: ['echo', 'other'] })] } });

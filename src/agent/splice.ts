@@ -75,21 +75,21 @@ function onClientData(this: Spliced, chunk: Buffer): void {
   const s = this[kSplice]!;
   s.bytesUp += chunk.length;
   s.active = true;
-  const u = s.upstream;
-  if (!u.write(chunk) && !this.isPaused()) {
-    this.pause();
-    u.on('drain', onDrain);
-  }
+  forward(this, s.upstream, chunk);
 }
 
 function onUpstreamData(this: Spliced, chunk: Buffer): void {
   const s = this[kSplice]!;
   s.bytesDown += chunk.length;
   s.active = true;
-  const c = s.client;
-  if (!c.write(chunk) && !this.isPaused()) {
-    this.pause();
-    c.on('drain', onDrain);
+  forward(this, s.client, chunk);
+}
+
+/** Writes `chunk` to `to`; when `to` buffers, pauses `from` until `to` drains. */
+function forward(from: Spliced, to: Duplex, chunk: Buffer): void {
+  if (!to.write(chunk) && !from.isPaused()) {
+    from.pause();
+    to.on('drain', onDrain);
   }
 }
 

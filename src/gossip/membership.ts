@@ -717,8 +717,9 @@ export class Membership {
     this.pushPull(from, false).catch(() => {});
   }
 
-  /** `r` joined or left the up set (alive or suspect): its share of the digest hash toggles. */
-  private upSetChanged(r: MemberRecord): void {
+  /** `r` joined (+1) or left (-1) the up set (alive or suspect): the count moves and r's share of the digest hash toggles. */
+  private upSetChanged(r: MemberRecord, delta: 1 | -1): void {
+    this.upCount += delta;
     this.upHash = (this.upHash ^ memberSetHash(r.high, r.low)) >>> 0;
     this.upVersion++;
     this.upChangedAt = this.clock.now();
@@ -790,8 +791,7 @@ export class Membership {
       }
       this.setSlot(index, fresh);
       this.addToRing(index);
-      this.upCount++;
-      this.upSetChanged(fresh);
+      this.upSetChanged(fresh, 1);
       this.membersAdded++;
       if (source !== 'peer-table') this.queue.push(index, this.aliveBytes(fresh));
       this.emit('join', fresh);
@@ -805,10 +805,7 @@ export class Membership {
     // Alive again or newer: the shared record for these facts replaces ours (a suspect or dead one was our own copy).
     const next = this.registry.aliveRecord(r.index, a);
     this.slots[r.index] = next;
-    if (!isUp(was)) {
-      this.upCount++;
-      this.upSetChanged(next);
-    }
+    if (!isUp(was)) this.upSetChanged(next, 1);
     this.queue.push(next.index, this.aliveBytes(next));
     if (!isUp(was)) this.emit('join', next);
     else if (was === 'suspect') this.emit('alive', next);
@@ -867,8 +864,7 @@ export class Membership {
     r.suspicion = undefined;
     r.state = d.from === d.id ? 'left' : 'dead';
     r.changedAt = this.clock.now();
-    this.upCount--;
-    this.upSetChanged(r);
+    this.upSetChanged(r, -1);
     if (r !== this.self) this.down.add(r);
     this.emit(r.state === 'left' ? 'leave' : 'fail', r);
   }

@@ -120,6 +120,27 @@ export class UpstreamCluster {
   pending = 0;
   retriesActive = 0;
   tunnels = 0;
+
+  /** Counts one attempt on `st` in the breaker gauges (in flight, waiting for a connection, a retry) until attemptEnded. */
+  attemptStarted(st: EndpointState, isRetry: boolean): void {
+    if (isRetry) this.retriesActive++;
+    this.active++;
+    this.pending++;
+    st.outstanding++;
+  }
+
+  /** The attempt has its upstream connection: no longer pending. */
+  attemptConnected(): void {
+    this.pending--;
+  }
+
+  /** Undoes attemptStarted; `stillPending` when attemptConnected was not called. */
+  attemptEnded(st: EndpointState, isRetry: boolean, stillPending: boolean): void {
+    if (stillPending) this.pending--;
+    this.active--;
+    st.outstanding--;
+    if (isRetry) this.retriesActive--;
+  }
   readonly http: EndpointHttpPools;
   /** The HTTP/1 fast path's connections. */
   readonly raw: RawUpstreamPools;

@@ -470,13 +470,8 @@ export class FastRequest implements Expirable {
     }
     this.#attempts++;
     const isRetry = this.#attempts > 1;
-    if (isRetry) {
-      c.retriesActive++;
-      this.#p.metrics.retries.inc({ service: d.serviceId });
-    }
-    c.active++;
-    c.pending++;
-    st.outstanding++;
+    if (isRetry) this.#p.metrics.retries.inc({ service: d.serviceId });
+    c.attemptStarted(st, isRetry);
     this.#state = st;
     const a = new FastAttempt(this, st, now, isRetry);
     this.#current = a;
@@ -653,7 +648,7 @@ class FastAttempt implements ConnectionUser {
     this.#cancelWait = undefined;
     if (this.#pending) {
       this.#pending = false;
-      this.r.decision.cluster.pending--;
+      this.r.decision.cluster.attemptConnected();
     }
     if (c instanceof Error) return this.#failed('connect-failure', c);
     if (this.#cancelled) return c.release(true);
@@ -665,14 +660,8 @@ class FastAttempt implements ConnectionUser {
   #release(): void {
     if (this.#released) return;
     this.#released = true;
-    const c = this.r.decision.cluster;
-    if (this.#pending) {
-      this.#pending = false;
-      c.pending--;
-    }
-    c.active--;
-    this.st.outstanding--;
-    if (this.isRetry) c.retriesActive--;
+    this.r.decision.cluster.attemptEnded(this.st, this.isRetry, this.#pending);
+    this.#pending = false;
     clearTimeout(this.#perTry);
   }
 

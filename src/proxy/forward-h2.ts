@@ -165,29 +165,21 @@ class H2Forward {
     this.#tried.add(st);
     this.#attempts++;
     const isRetry = this.#attempts > 1;
-    if (isRetry) {
-      c.retriesActive++;
-      this.p.metrics.retries.inc({ service: this.d.serviceId });
-    }
-    c.active++;
-    c.pending++;
-    st.outstanding++;
+    if (isRetry) this.p.metrics.retries.inc({ service: this.d.serviceId });
+    c.attemptStarted(st, isRetry);
     this.#state = st;
     let pending = true;
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
-      if (pending) c.pending--;
-      c.active--;
-      st.outstanding--;
-      if (isRetry) c.retriesActive--;
+      c.attemptEnded(st, isRetry, pending);
     };
     let up: ClientHttp2Stream;
     try {
       const session = await c.h2.session(st.ep, this.p.config.mode === 'sidecar' ? this.rc.deliveryPort : undefined);
       pending = false;
-      c.pending--;
+      c.attemptConnected();
       if (this.#done) return release();
       up = session.request(this.#headers, { endStream: this.#body === undefined });
     } catch (e) {

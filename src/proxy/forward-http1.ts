@@ -246,13 +246,8 @@ class Http1Forward {
     this.#tried.add(st);
     this.#attempts++;
     const isRetry = this.#attempts > 1;
-    if (isRetry) {
-      c.retriesActive++;
-      this.#p.metrics.retries.inc({ service: this.#d.serviceId });
-    }
-    c.active++;
-    c.pending++;
-    st.outstanding++;
+    if (isRetry) this.#p.metrics.retries.inc({ service: this.#d.serviceId });
+    c.attemptStarted(st, isRetry);
     this.#state = st;
     new Attempt(this, st, now, isRetry).start();
   }
@@ -443,11 +438,7 @@ class Attempt {
   #release(): void {
     if (this.#released) return;
     this.#released = true;
-    const c = this.f.decision.cluster;
-    if (this.#pending) c.pending--;
-    c.active--;
-    this.st.outstanding--;
-    if (this.isRetry) c.retriesActive--;
+    this.f.decision.cluster.attemptEnded(this.st, this.isRetry, this.#pending);
     clearTimeout(this.#perTry);
   }
 
@@ -479,7 +470,7 @@ class Attempt {
     this.#abort = abort;
     if (this.#pending) {
       this.#pending = false;
-      this.f.decision.cluster.pending--;
+      this.f.decision.cluster.attemptConnected();
     }
     if (this.#cancelled || this.#failure) abort(new Error('cancelled'));
   }

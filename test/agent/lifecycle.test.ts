@@ -8,6 +8,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ReplyCode } from '../../src/agent/kernels.js';
 import { makeTempDir, meshlet, startAgent } from '../helpers/agent-process.js';
+import { metricValue } from '../helpers/metrics.js';
 import { echoRoundTrip, handshake, makeStaleSocket, openClient, readReply, replyCode, request, startEcho } from '../helpers/mesh-client.js';
 
 test('bad meshlet files stop startup with an error naming file, field and expectation', async () => {
@@ -68,7 +69,7 @@ test('limits: pending handshakes and connections over the limit get OVERLOADED',
     silent[0]!.destroy();
     // The agent sees that close asynchronously: wait until it counts one pending handshake again.
     const deadline = Date.now() + 10_000;
-    while (metric((await a.admin('/metrics')).text, 'weft_agent_handshakes_pending') !== 1) {
+    while (metricValue((await a.admin('/metrics')).text, 'weft_agent_handshakes_pending') !== 1) {
       assert.ok(Date.now() < deadline, 'the agent never saw the silent client close');
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -85,12 +86,6 @@ test('limits: pending handshakes and connections over the limit get OVERLOADED',
     assert.equal(await a.stop(), 0);
   }
 });
-
-/** An unlabelled sample of a Prometheus text exposition (NaN when absent). */
-function metric(text: string, name: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(name + ' '));
-  return line === undefined ? Number.NaN : Number(line.slice(name.length + 1));
-}
 
 test('admin API: health, readiness, meshlets, services, config, errors', async () => {
   const a = await startAgent({ meshlets: { 'a.yaml': [meshlet('t', 'app', { uses: ['*.svc.t'], idleTimeout: '90s' }), meshlet('t', 'svc', { provides: ['echo', 'other'] })] } });

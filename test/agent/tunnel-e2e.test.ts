@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { ReplyCode } from '../../src/agent/kernels.js';
 import { CLI, makeTempDir } from '../helpers/agent-process.js';
 import { echoRoundTrip, handshake, replyCode, request, sha256, startEcho } from '../helpers/mesh-client.js';
-import { clientMeshlets, metricValue, providerMeshlets, startTunnelAgent, stopAllTunnelAgents } from '../helpers/tunnel-agents.js';
+import { clientMeshlets, providerMeshlets, startTunnelAgent, stopAllTunnelAgents } from '../helpers/tunnel-agents.js';
+import { metricValue } from '../helpers/metrics.js';
 
 after(stopAllTunnelAgents);
 
@@ -59,9 +60,9 @@ test('weft connect on A reaches a meshlet server socket on B; reply codes across
   assert.equal(await replyCode(client, 'unlisted.svc.t'), ReplyCode.UNKNOWN_SERVICE);
 
   const bm = (await b.admin('/metrics')).text;
-  assert.equal(metricValue(bm, 'weft_tunnel_streams_refused_total', 'code="UNKNOWN_SERVICE"'), 1);
-  assert.equal(metricValue(bm, 'weft_tunnel_streams_refused_total', 'code="UNAVAILABLE"'), 1);
-  assert.equal(metricValue(bm, 'weft_tunnel_streams_total', 'direction="in"'), 1);
+  assert.equal(metricValue(bm, 'weft_tunnel_streams_refused_total', { code: 'UNKNOWN_SERVICE' }), 1);
+  assert.equal(metricValue(bm, 'weft_tunnel_streams_refused_total', { code: 'UNAVAILABLE' }), 1);
+  assert.equal(metricValue(bm, 'weft_tunnel_streams_total', { direction: 'in' }), 1);
   const services = (await a.admin('/services')).body.services as { id: string; endpoints: { kind: string; peer?: string }[] }[];
   assert.deepEqual(services.find((s) => s.id === 'echo.svc.t')?.endpoints.map((e) => [e.kind, e.peer]), [['remote', 'b']]);
   const peers = (await a.admin('/peers')).body.peers as Record<string, any>[];

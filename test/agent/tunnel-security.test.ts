@@ -9,7 +9,8 @@ import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { ReplyCode } from '../../src/agent/kernels.js';
 import { handshake, request, startEcho } from '../helpers/mesh-client.js';
-import { CLUSTER_SECRET, clientMeshlets, metricValue, providerMeshlets, startTunnelAgent, stopAllTunnelAgents, type TunnelAgent } from '../helpers/tunnel-agents.js';
+import { CLUSTER_SECRET, clientMeshlets, providerMeshlets, startTunnelAgent, stopAllTunnelAgents, type TunnelAgent } from '../helpers/tunnel-agents.js';
+import { metricValue } from '../helpers/metrics.js';
 import { startTap, type TapHook } from '../tunnel/_tap.js';
 
 /** One admin GET on a fresh connection that closes afterwards (so it leaves no keep-alive socket behind). */
@@ -63,8 +64,8 @@ test('a peer with the wrong cluster secret is refused and leaves nothing behind'
   assert.equal(peers.handshakes.failed.auth, 1);
   assert.equal(peers.handshakes.completed, 0);
   const metrics = (await b.admin('/metrics')).text;
-  assert.equal(metricValue(metrics, 'weft_tunnel_handshake_failures_total', 'cause="auth"'), 1);
-  assert.equal(metricValue(metrics, 'weft_tunnel_sessions_active', 'path="direct"'), 0);
+  assert.equal(metricValue(metrics, 'weft_tunnel_handshake_failures_total', { cause: 'auth' }), 1);
+  assert.equal(metricValue(metrics, 'weft_tunnel_sessions_active', { path: 'direct' }), 0);
   const refusedLog = await b.waitForLog((l) => l.msg === 'tunnel handshake refused');
   assert.equal((refusedLog.error as { code: string }).code, 'WEFT-T001');
   assert.ok(!JSON.stringify(b.logs).includes(CLUSTER_SECRET) && !b.stderr().includes(CLUSTER_SECRET), 'the secret is never logged');

@@ -10,7 +10,8 @@ import { once } from 'node:events';
 import { ReplyCode } from '../../src/agent/kernels.js';
 import { listenUnix } from '../../src/agent/unix-listen.js';
 import { handshake, request, startEcho } from '../helpers/mesh-client.js';
-import { clientMeshlets, metricValue, providerMeshlets, startTunnelAgent, stopAllTunnelAgents, type TunnelAgent } from '../helpers/tunnel-agents.js';
+import { clientMeshlets, providerMeshlets, startTunnelAgent, stopAllTunnelAgents, type TunnelAgent } from '../helpers/tunnel-agents.js';
+import { metricValue } from '../helpers/metrics.js';
 
 // The agents run with gc exposed so /debug/memory reports live memory, not garbage.
 process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --expose-gc`.trim();
@@ -134,7 +135,7 @@ test('a stalled reader does not grow the sending agent past its window', async (
     let last = -1;
     let same = 0;
     while (same < 3) {
-      const sent = metricValue((await a.admin('/metrics')).text, 'weft_tunnel_bytes_total', 'direction="sent"');
+      const sent = metricValue((await a.admin('/metrics')).text, 'weft_tunnel_bytes_total', { direction: 'sent' });
       same = sent === last ? same + 1 : 0;
       last = sent;
       await new Promise((res) => setTimeout(res, 100));

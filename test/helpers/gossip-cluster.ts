@@ -6,6 +6,7 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir, startAgent, type AgentProcess, type LogLine, type StartOptions } from './agent-process.js';
+export { metricValue } from './metrics.js';
 
 export type ViewState = 'alive' | 'suspect' | 'dead' | 'left';
 
@@ -269,16 +270,5 @@ export async function adminPost(agent: GossipAgent, path: string, body: unknown)
   return { status: res.status, body: JSON.parse(text) };
 }
 
-/** The value of a Prometheus sample, or 0 when absent. */
-export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
-  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const rest = line.slice(name.length);
-    if (rest[0] !== '{' && rest[0] !== ' ') continue;
-    if (want.every((w) => rest.includes(w))) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return 0;
-}
 
 export type { LogLine };

@@ -80,9 +80,3 @@ export function clientMeshlets(): Record<string, object[]> {
   return { 'app.yaml': [meshlet('t', 'app', { uses: ['*.svc.t'] })] };
 }
 
-/** Counters from Prometheus text: the value of `name{labels}` (0 if absent). */
-export function metricValue(text: string, name: string, labels = ''): number {
-  const re = new RegExp(`^${name}${labels ? `\\{${labels.replace(/[{}]/g, '')}\\}` : ''} (\\S+)$`, 'm');
-  const m = re.exec(text);
-  return m ? Number(m[1]) : 0;
-}

@@ -11,7 +11,7 @@ import {
   aeadKernel, sealRecords, openRecords, recordNonce,
   AEAD_AUTH_FAILED, AEAD_BAD_LENGTH, AEAD_BAD_AAD, AEAD_BAD_COUNT, AEAD_TAG_LENGTH, type AeadKernel,
 } from '../../src/kernel/aead.js';
-import { referenceSeal, referenceOpen, referenceSealRecords, referenceOpenRecords } from '../../src/kernel/aead-reference.js';
+import { referenceSeal, referenceSealRecords, referenceOpenRecords } from '../../src/kernel/aead-reference.js';
 import { loadKernel, simdSupported, type KernelVariant } from '../../src/kernel/load.js';
 import { WeftError } from '../../src/errors.js';
 

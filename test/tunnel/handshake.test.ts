@@ -1,7 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   connectTunnel, generateIdentity, handshakeStats, tunnelResources, formatPublicKey, TUNNEL_PROTOCOL_VERSION,
